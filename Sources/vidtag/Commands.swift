@@ -1,0 +1,7 @@
+import ArgumentParser
+
+let vidtagVersion = "0.1.0"
+
+/// Every `vidtag` subcommand, one file each in Sources/vidtag/.
+let vidtagCommands: [ParsableCommand.Type] = [
+]

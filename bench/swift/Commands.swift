@@ -1,0 +1,5 @@
+import ArgumentParser
+
+/// Every benchmark subcommand, one file each in bench/swift/.
+let benchmarkCommands: [ParsableCommand.Type] = [
+]
