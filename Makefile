@@ -1,0 +1,30 @@
+# vidtag — the two commands a new machine needs: `make demo` and `make test`. Both do all set-up first.
+SHELL := /bin/bash
+SWIFT ?= swift
+RELEASE_BIN := .build/release/vidtag
+DEMO_DIR ?= demo
+DEMO_SEED ?= 7
+
+.PHONY: setup build test demo bench clean-demo
+
+# Installs libtorch (the torch 2.13 wheel) and Debian packages into .deps/, then builds the C shim.
+setup:
+	@scripts/setup.sh
+	@scripts/build-shim.sh
+
+build: setup
+	$(SWIFT) build -c release --product vidtag
+
+test: setup
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+# Runs the main job end to end on the built-in demo data.
+demo: build
+	@scripts/demo.sh "$(RELEASE_BIN)" "$(DEMO_DIR)" "$(DEMO_SEED)"
+
+bench: setup
+	@bench/run-all.sh
+
+clean-demo:
+	rm -rf "$(DEMO_DIR)"

@@ -1,0 +1,80 @@
+import CTorch
+
+/// The libtorch this process runs on, and process-wide settings.
+public enum Runtime {
+    /// The libtorch version vidtag is built and tested against (scripts/setup.sh installs it).
+    public static let pinnedTorchVersion = "2.13.0"
+    /// The C API version this Swift engine was written for (shim/ctorch.h).
+    public static let expectedShimVersion: Int32 = 1
+
+    /// TORCH_VERSION of the libtorch the shim was built against, e.g. "2.13.0+cpu".
+    public static var torchVersion: String { String(cString: ct_torch_version()) }
+    /// The path libtorch_cpu was loaded from.
+    public static var torchLibraryPath: String { String(cString: ct_torch_library_path()) }
+    /// libtorch's build description (compiler, BLAS, CUDA, …).
+    public static var buildConfiguration: String {
+        guard let text = ct_build_config() else { return "" }
+        defer { ct_string_free(text) }
+        return String(cString: text)
+    }
+
+    /// Checks the shim and libtorch this process loaded. Throws when they cannot work with this binary;
+    /// returns a warning when libtorch's version differs from the pinned one but is usable.
+    @discardableResult
+    public static func checkVersion() throws -> String? {
+        let shim = ct_abi_version()
+        guard shim == expectedShimVersion else {
+            throw RuntimeError(
+                "libctorch.so speaks C API version \(shim), this vidtag needs \(expectedShimVersion): "
+                    + "rebuild the shim with scripts/build-shim.sh (LIBTORCH=DIR for another libtorch)")
+        }
+        let version = torchVersion
+        let parts = version.split(separator: ".").compactMap { Int($0.prefix { $0.isNumber }) }
+        guard parts.count >= 2, parts[0] == 2, parts[1] >= 4 else {
+            throw RuntimeError(
+                "libtorch \(version) loaded from \(torchLibraryPath) is not supported: vidtag needs libtorch 2.4 or "
+                    + "later (pinned: \(pinnedTorchVersion)). Run scripts/setup.sh, or point LIBTORCH=DIR at a "
+                    + "libtorch 2.x and run scripts/build-shim.sh")
+        }
+        if !version.hasPrefix(pinnedTorchVersion) {
+            return "libtorch \(version) (from \(torchLibraryPath)) differs from the pinned \(pinnedTorchVersion); "
+                + "this is supported for 2.x but untested. To use the pinned one: unset LIBTORCH and run "
+                + "scripts/build-shim.sh"
+        }
+        return nil
+    }
+
+    /// Intra-op threads libtorch uses (always set explicitly: its default differs between builds).
+    public static var threads: Int {
+        get { Int(ct_get_num_threads()) }
+        set { ct_set_num_threads(Int32(newValue)) }
+    }
+
+    /// Seeds libtorch's default generators on every device (dropout, default-generator draws).
+    public static func manualSeed(_ seed: UInt64) { ct_manual_seed(seed) }
+
+    public static var cudaAvailable: Bool { ct_cuda_is_available() }
+    public static var cudaDeviceCount: Int { Int(ct_cuda_device_count()) }
+    /// cuDNN's version (e.g. 91000), nil when there is none.
+    public static var cudnnVersion: Int? {
+        let version = ct_cudnn_version()
+        return version > 0 ? Int(version) : nil
+    }
+    public static func cudaDeviceName(_ index: Int) throws -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        if ct_cuda_device_name(Int32(index), &buffer, buffer.count) != 0 {
+            throw TorchError(operation: "cudaDeviceName", message: String(cString: ct_last_error()))
+        }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+    /// Waits for all work queued on a CUDA device (for timing).
+    public static func synchronize(_ device: Device) {
+        if case .cuda(let index) = device { perform("synchronize") { ct_cuda_synchronize(Int32(index)) } }
+    }
+}
+
+/// A problem with the runtime (libraries, devices) that the user must fix.
+public struct RuntimeError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
