@@ -63,8 +63,9 @@ public struct SubmissionChecker: Sendable {
         }
         var problems: [SubmissionProblem] = []
         var lineOfId: [String: Int] = [:]
-        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        if text.hasSuffix("\n") { lines.removeLast() }  // the final line end
+        // Split on the LF scalar: as Characters, "\r\n" is one grapheme and would hide CR line ends.
+        var lines = text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).map { String($0) }
+        if text.unicodeScalars.last == "\n" { lines.removeLast() }  // the final line end
         if text.isEmpty { lines = [] }
         for (offset, rawLine) in lines.enumerated() {
             let number = offset + 1
