@@ -1,0 +1,94 @@
+import Foundation
+import Torch
+
+/// The settings of a fusion model, saved as `config.json` in a model folder beside the BERT settings
+/// (`text_config`), so that a folder alone rebuilds its model.
+public struct FusionConfig: Codable, Sendable, Equatable {
+    /// `single_stream` or `baseline`.
+    public var modelType: String
+    public var modalities: Modalities
+    /// Level-2 classes.
+    public var classes: Int
+    /// Width of a frame feature vector.
+    public var featureSize: Int
+    public var maxFrames: Int
+    /// Single-stream pooling: `cls` or `mean`.
+    public var pooling: String
+    public var dropout: Double
+    /// Dropout samples in the classifier head (multi-sample dropout when > 1).
+    public var headSamples: Int
+    /// Whether a classifier on the visual branch alone (the auxiliary video head) exists.
+    public var videoHead: Bool
+    public var nextvladClusters: Int
+    public var nextvladGroups: Int
+    public var nextvladExpansion: Int
+    public var nextvladOutput: Int
+    public var fusionSize: Int
+    public var seReduction: Int
+    public var textConfig: BertConfig
+
+    public init(modelType: String, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
+                pooling: String = "mean", dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
+                nextvladClusters: Int = 64, nextvladGroups: Int = 8, nextvladExpansion: Int = 2,
+                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig) {
+        self.modelType = modelType
+        self.modalities = modalities
+        self.classes = classes
+        self.featureSize = featureSize
+        self.maxFrames = maxFrames
+        self.pooling = pooling
+        self.dropout = dropout
+        self.headSamples = headSamples
+        self.videoHead = videoHead
+        self.nextvladClusters = nextvladClusters
+        self.nextvladGroups = nextvladGroups
+        self.nextvladExpansion = nextvladExpansion
+        self.nextvladOutput = nextvladOutput
+        self.fusionSize = fusionSize
+        self.seReduction = seReduction
+        self.textConfig = textConfig
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case modelType = "model_type", modalities, classes, featureSize = "feature_size", maxFrames = "max_frames"
+        case pooling, dropout, headSamples = "head_samples", videoHead = "video_head"
+        case nextvladClusters = "nextvlad_clusters", nextvladGroups = "nextvlad_groups"
+        case nextvladExpansion = "nextvlad_expansion", nextvladOutput = "nextvlad_output"
+        case fusionSize = "fusion_size", seReduction = "se_reduction", textConfig = "text_config"
+    }
+
+    public static let modelTypes = ["single_stream", "baseline"]
+
+    /// Builds the model this config describes, initialised from `store`'s seeded generator.
+    public func makeModel(store: ParameterStore) throws -> VideoClassifier {
+        switch modelType {
+        case "single_stream": return SingleStreamClassifier(store: store, config: self)
+        case "baseline": return BaselineClassifier(store: store, config: self)
+        default:
+            throw FusionConfigError("unknown model_type '\(modelType)'; vidtag builds \(Self.modelTypes.joined(separator: ", "))")
+        }
+    }
+
+    public static func load(contentsOf url: URL) throws -> FusionConfig {
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw FusionConfigError("\(url.path): cannot read (\(error.localizedDescription)); a vidtag model folder holds config.json, model.safetensors and vocab.txt")
+        }
+        do {
+            return try JSONDecoder().decode(FusionConfig.self, from: data)
+        } catch {
+            throw FusionConfigError("\(url.path) is not a vidtag model config (model_type, classes, text_config, …): \(error)")
+        }
+    }
+
+    public func save(to url: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        try AtomicFile.write(try encoder.encode(self), to: url)
+    }
+}
+
+public struct FusionConfigError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}

@@ -1,0 +1,79 @@
+import Torch
+
+/// The single-stream model (VisualBERT / the WeChat top teams' "UniBERT"): frame vectors are projected to
+/// BERT's width (Linear + LayerNorm) with their own position embeddings, and one BERT reads
+/// `[CLS] text [SEP] frames [SEP]` under the joint mask (frames have token type 1). The output is pooled
+/// (`[CLS]` or masked mean) and classified.
+///
+/// Keys: `bert.*` (group text), `video_projection.*`, `video_norm.*`, `frame_position_embeddings.weight`
+/// (group visual), `classifier.*`, `video_classifier.*` (group head).
+public final class SingleStreamClassifier: VideoClassifier {
+    public let store: ParameterStore
+    public let config: FusionConfig
+    public let bert: BertModel
+    public let videoProjection: Linear
+    public let videoNorm: LayerNorm
+    public let framePositions: Embedding
+    public let classifier: ClassifierHead
+    public let videoClassifier: ClassifierHead?
+
+    public init(store: ParameterStore, config: FusionConfig) {
+        self.store = store
+        self.config = config
+        let root = store.root
+        let hidden = config.textConfig.hiddenSize
+        let initializer = Initializer.normal(std: config.textConfig.initializerRange)
+        bert = BertModel(root("bert"), config: config.textConfig, addPoolingLayer: false)
+        let visual = root.inGroup("visual")
+        videoProjection = Linear(visual("video_projection"), inputSize: config.featureSize, outputSize: hidden,
+                                 initializer: initializer)
+        videoNorm = LayerNorm(visual("video_norm"), size: hidden, eps: config.textConfig.layerNormEps)
+        framePositions = Embedding(visual("frame_position_embeddings"), count: config.maxFrames, size: hidden,
+                                   initializer: initializer)
+        let head = root.inGroup("head")
+        classifier = ClassifierHead(head("classifier"), inputSize: hidden, classes: config.classes,
+                                    dropout: config.dropout, samples: config.headSamples)
+        videoClassifier = config.videoHead && config.modalities != .text
+            ? ClassifierHead(head("video_classifier"), inputSize: hidden, classes: config.classes, dropout: config.dropout)
+            : nil
+    }
+
+    public func forward(_ input: VideoBatchInput, train: Bool) -> ClassifierOutput {
+        let batch = input.textIds.size(0)
+        let device = input.textIds.device
+        // Frames-only keeps the text's leading [CLS] and nothing else.
+        let textIds = config.modalities == .frames ? input.textIds.slice(dim: 1, end: 1) : input.textIds  // [B, T]
+        let textMask = config.modalities == .frames ? input.textMask.slice(dim: 1, end: 1) : input.textMask
+        let textLength = textIds.size(1)
+        let textEmbeddings = bert.embeddings.wordEmbeddings(textIds)  // [B, T, H]
+
+        var pieces = [textEmbeddings]
+        var masks = [textMask]
+        var types = [Tensor.zeros([batch, textLength], dtype: .int64, device: device)]
+        var videoSummary: Tensor?
+        if config.modalities != .text {
+            let frameCount = input.frames.size(1)
+            let positions = framePositions(Tensor.arange(frameCount, device: device))  // [F, H]
+            let frames = videoNorm(videoProjection(input.frames) + positions)  // [B, F, H]
+            let separator = textEmbeddings.slice(dim: 1, start: textLength - 1, end: textLength)  // [B, 1, H]
+            pieces += [frames, separator]
+            masks += [input.frameMask, Tensor.ones([batch, 1], dtype: .int64, device: device)]
+            types.append(Tensor.ones([batch, frameCount + 1], dtype: .int64, device: device))
+            if videoClassifier != nil { videoSummary = Self.maskedMean(frames, mask: input.frameMask) }
+        }
+        let embeddings = cat(pieces, dim: 1)  // [B, T + F + 1, H]
+        let mask = cat(masks, dim: 1)  // [B, T + F + 1]
+        let hidden = bert.forward(inputsEmbeds: embeddings, attentionMask: mask, tokenTypeIds: cat(types, dim: 1),
+                                  train: train).lastHiddenState  // [B, T + F + 1, H]
+        let pooled = config.pooling == "cls" ? hidden.select(dim: 1, index: 0) : Self.maskedMean(hidden, mask: mask)
+        return ClassifierOutput(
+            logits: classifier.forward(pooled, train: train),
+            videoLogits: videoSummary.map { videoClassifier!.forward($0, train: train) },
+            pooled: pooled)
+    }
+
+    /// Mean of `hidden` `[B, T, H]` over positions where `mask` `[B, T]` is non-zero → `[B, H]`.
+    static func maskedMean(_ hidden: Tensor, mask: Tensor) -> Tensor {
+        BertModel.meanPooled(hidden, attentionMask: mask)
+    }
+}

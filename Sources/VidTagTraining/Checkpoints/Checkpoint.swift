@@ -1,0 +1,95 @@
+import Foundation
+import Torch
+
+/// Where a run is in its schedule: enough, with the model, optimizer and RNG state, to resume exactly.
+public struct TrainerState: Codable, Sendable, Equatable {
+    /// Optimizer steps taken.
+    public var step = 0
+    /// The epoch in progress and how many of its batches were consumed.
+    public var epoch = 0
+    public var batchInEpoch = 0
+    public var bestScore = -1.0
+    public var bestStep = -1
+    /// Gradient-scaler state under fp16.
+    public var scaler: [String: Double] = [:]
+    /// Total steps the schedule was planned for.
+    public var totalSteps = 0
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case step, epoch, batchInEpoch = "batch_in_epoch", bestScore = "best_score", bestStep = "best_step", scaler
+        case totalSteps = "total_steps"
+    }
+}
+
+/// A training checkpoint folder: `model.safetensors`, `optimizer.safetensors`, `rng.safetensors` and
+/// `trainer_state.json`. Written atomically as a whole: the files go into `NAME.partial/`, which then
+/// replaces `NAME/` by renames; a crash at any point leaves the previous checkpoint loadable
+/// (`NAME/` or, between the two renames, `NAME.previous/`).
+public struct Checkpoint {
+    public var model: [String: Tensor]
+    public var optimizer: [String: Tensor]
+    public var rng: [String: Tensor]
+    public var state: TrainerState
+
+    public init(model: [String: Tensor], optimizer: [String: Tensor], rng: [String: Tensor], state: TrainerState) {
+        self.model = model
+        self.optimizer = optimizer
+        self.rng = rng
+        self.state = state
+    }
+
+    static let stateFile = "trainer_state.json"
+
+    /// Writes the checkpoint to `folder`. `afterEachFile` is a test hook (called after each file).
+    public func write(to folder: URL, afterEachFile: (String) throws -> Void = { _ in }) throws {
+        let fileManager = FileManager.default
+        let partial = URL(fileURLWithPath: folder.path + ".partial")
+        let previous = URL(fileURLWithPath: folder.path + ".previous")
+        try? fileManager.removeItem(at: partial)
+        try fileManager.createDirectory(at: partial, withIntermediateDirectories: true)
+        try SafeTensors.save(model, to: partial.appendingPathComponent("model.safetensors"))
+        try afterEachFile("model.safetensors")
+        try SafeTensors.save(optimizer, to: partial.appendingPathComponent("optimizer.safetensors"))
+        try afterEachFile("optimizer.safetensors")
+        try SafeTensors.save(rng, to: partial.appendingPathComponent("rng.safetensors"))
+        try afterEachFile("rng.safetensors")
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(state), to: partial.appendingPathComponent(Self.stateFile))
+        try afterEachFile(Self.stateFile)
+
+        try? fileManager.removeItem(at: previous)
+        if fileManager.fileExists(atPath: folder.path) {
+            try fileManager.moveItem(at: folder, to: previous)
+        }
+        try fileManager.moveItem(at: partial, to: folder)
+        try? fileManager.removeItem(at: previous)
+    }
+
+    /// The newest complete checkpoint at `folder` (or its `.previous` twin), nil when there is none.
+    public static func latest(at folder: URL) -> URL? {
+        for candidate in [folder, URL(fileURLWithPath: folder.path + ".previous")] {
+            if FileManager.default.fileExists(atPath: candidate.appendingPathComponent(stateFile).path) {
+                return candidate
+            }
+        }
+        return nil
+    }
+
+    public static func read(from folder: URL) throws -> Checkpoint {
+        let stateURL = folder.appendingPathComponent(stateFile)
+        let state: TrainerState
+        do {
+            state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL))
+        } catch {
+            throw ConfigError("checkpoint \(folder.path): cannot read \(stateFile): \(error)")
+        }
+        return Checkpoint(
+            model: try SafeTensors.load(folder.appendingPathComponent("model.safetensors")),
+            optimizer: try SafeTensors.load(folder.appendingPathComponent("optimizer.safetensors")),
+            rng: try SafeTensors.load(folder.appendingPathComponent("rng.safetensors")),
+            state: state)
+    }
+}

@@ -1,0 +1,141 @@
+import Foundation
+
+/// A configuration problem, naming the file or the key and what was expected.
+public struct ConfigError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+extension RunConfig {
+    /// The defaults, overlaid with a JSON file (if any), then with `key.path=value` overrides in order.
+    /// Every key must exist in the defaults; every value must have the default's type.
+    public static func resolve(file: URL? = nil, overrides: [String] = []) throws -> RunConfig {
+        var tree = try RunConfig().jsonTree()
+        if let file {
+            let data: Data
+            do { data = try Data(contentsOf: file) } catch {
+                throw ConfigError("cannot read config file \(file.path): \(error.localizedDescription)")
+            }
+            guard let user = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+                throw ConfigError("config file \(file.path) is not a JSON object")
+            }
+            try merge(user, into: &tree, path: [], source: file.path)
+        }
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "=") else {
+                throw ConfigError("--set \(override): expected key.path=value, e.g. --set train.epochs=5")
+            }
+            let path = override[..<equals].split(separator: ".").map(String.init)
+            let text = String(override[override.index(after: equals)...])
+            try set(parseValue(text), at: path, in: &tree, source: "--set \(override)")
+        }
+        let config = try decode(tree)
+        try config.validate()
+        return config
+    }
+
+    /// Reads a resolved config saved in a run folder (all keys present, none unknown).
+    public static func load(_ url: URL) throws -> RunConfig {
+        try resolve(file: url)
+    }
+
+    func jsonTree() throws -> [String: Any] {
+        let data = try JSONEncoder().encode(self)
+        return try JSONSerialization.jsonObject(with: data) as! [String: Any]
+    }
+
+    /// Pretty, key-sorted JSON.
+    public func jsonText() throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(self), as: UTF8.self)
+    }
+
+    private static func merge(_ user: [String: Any], into tree: inout [String: Any], path: [String], source: String) throws {
+        for (key, value) in user {
+            let here = path + [key]
+            guard let existing = tree[key] else {
+                throw ConfigError("\(source): unknown key '\(here.joined(separator: "."))'; known keys here: "
+                    + tree.keys.sorted().joined(separator: ", "))
+            }
+            if var section = existing as? [String: Any] {
+                guard let userSection = value as? [String: Any] else {
+                    throw ConfigError("\(source): '\(here.joined(separator: "."))' must be an object")
+                }
+                try merge(userSection, into: &section, path: here, source: source)
+                tree[key] = section
+            } else {
+                tree[key] = value
+            }
+        }
+    }
+
+    private static func set(_ value: Any, at path: [String], in tree: inout [String: Any], source: String) throws {
+        guard let key = path.first else { throw ConfigError("\(source): empty key") }
+        guard let existing = tree[key] else {
+            throw ConfigError("\(source): unknown key '\(key)'; known keys here: " + tree.keys.sorted().joined(separator: ", "))
+        }
+        if path.count == 1 {
+            guard !(existing is [String: Any]) else {
+                throw ConfigError("\(source): '\(key)' is a section; set one of its keys: "
+                    + (existing as! [String: Any]).keys.sorted().joined(separator: ", "))
+            }
+            tree[key] = value
+        } else {
+            guard var section = existing as? [String: Any] else {
+                throw ConfigError("\(source): '\(key)' is not a section")
+            }
+            try set(value, at: Array(path.dropFirst()), in: &section, source: source)
+            tree[key] = section
+        }
+    }
+
+    /// JSON when it parses as JSON (numbers, true/false, quoted strings, arrays), else the plain string.
+    private static func parseValue(_ text: String) -> Any {
+        if let data = "[\(text)]".data(using: .utf8),
+           let array = try? JSONSerialization.jsonObject(with: data) as? [Any], array.count == 1 {
+            return array[0]
+        }
+        return text
+    }
+
+    private static func decode(_ tree: [String: Any]) throws -> RunConfig {
+        let data = try JSONSerialization.data(withJSONObject: tree)
+        do {
+            return try JSONDecoder().decode(RunConfig.self, from: data)
+        } catch let DecodingError.typeMismatch(type, context) {
+            throw ConfigError("config key '\(keyPath(context.codingPath))': expected a value of type \(type)")
+        } catch let DecodingError.dataCorrupted(context) {
+            throw ConfigError("config key '\(keyPath(context.codingPath))': \(context.debugDescription)")
+        } catch {
+            throw ConfigError("config: \(error)")
+        }
+    }
+
+    private static func keyPath(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
+
+    /// Checks the settings that take one of a few values.
+    public func validate() throws {
+        func check(_ key: String, _ value: String, _ allowed: [String]) throws {
+            guard allowed.contains(value) else {
+                throw ConfigError("config key '\(key)' is '\(value)'; expected one of: \(allowed.joined(separator: ", "))")
+            }
+        }
+        try check("model.kind", model.kind, ["single_stream", "baseline"])
+        try check("model.modalities", model.modalities, ["both", "text", "frames"])
+        try check("model.pooling", model.pooling, ["cls", "mean"])
+        try check("train.schedule", train.schedule, ["linear", "cosine", "constant"])
+        try check("train.precision", train.precision, ["fp32", "bf16", "fp16"])
+        try check("data.frame_source", data.frameSource, ["features", "frames"])
+        try check("data.bad_record_policy", data.badRecordPolicy, ["skip", "stop"])
+        guard train.batchSize > 0, train.gradientAccumulation > 0 else {
+            throw ConfigError("train.batch_size and train.gradient_accumulation must be positive")
+        }
+        guard model.hidden % model.heads == 0 else {
+            throw ConfigError("model.hidden (\(model.hidden)) must be a multiple of model.heads (\(model.heads))")
+        }
+        guard (0..<1).contains(data.validationFraction) else {
+            throw ConfigError("data.validation_fraction must be in [0, 1), got \(data.validationFraction)")
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import Foundation
+
+/// Everything a training run is configured by. One Codable value, read from JSON, overridden with
+/// `--set a.b=value`, saved resolved into the run folder (`run_config.json`). Unknown keys are rejected.
+/// `vidtag print-config` prints the defaults below; docs/config.md explains each key.
+public struct RunConfig: Codable, Sendable, Equatable {
+    /// Seed of every random source in the run (initialisation, shuffling, dropout, frame sampling).
+    public var seed: Int = 42
+    public var data = DataSettings()
+    public var model = ModelSettings()
+    public var train = TrainSettings()
+    public var tricks = TrickSettings()
+
+    public init() {}
+
+    public struct DataSettings: Codable, Sendable, Equatable {
+        /// Split used for training (and, with `validation_fraction`, for held-out evaluation).
+        public var trainSplit = "labeled"
+        /// Fraction of `train_split` held out for evaluation (stratified by level-2 label).
+        public var validationFraction = 0.1
+        /// Token budgets of the text segments: `[CLS] title [SEP] asr [SEP] ocr [SEP]`.
+        public var titleTokens = 64
+        public var asrTokens = 64
+        public var ocrTokens = 64
+        /// Frames per video: features are padded with a mask, longer videos are sampled (even stride for
+        /// evaluation, random sorted subset for training).
+        public var maxFrames = 16
+        /// `features` (zip_feats, the preliminary round) or `frames` (zip_frames JPEGs, the final round).
+        public var frameSource = "features"
+        /// Width of a frame feature vector.
+        public var featureSize = 768
+        /// Background threads building batches, and batches they may hold ready.
+        public var workers = 2
+        public var prefetchBatches = 4
+        /// What to do with malformed records: `skip` (report and count) or `stop`.
+        public var badRecordPolicy = "skip"
+
+        public init() {}
+    }
+
+    public struct ModelSettings: Codable, Sendable, Equatable {
+        /// `single_stream` (frames projected into BERT beside the text) or `baseline` (the challenge's:
+        /// BERT [CLS] + NeXtVLAD + SE gates).
+        public var kind = "single_stream"
+        /// `both`, `text` (text only) or `frames` (frames only).
+        public var modalities = "both"
+        /// Folder of a pretrained Hugging Face BERT (config.json, model.safetensors, vocab.txt); empty to
+        /// build one from the settings below with random weights.
+        public var textEncoder = ""
+        /// Folder holding vocab.txt when `text_encoder` is empty (the demo writes one with its data).
+        public var vocabulary = ""
+        /// Shape of a BERT built from scratch.
+        public var layers = 4
+        public var hidden = 256
+        public var heads = 4
+        public var intermediate = 1024
+        public var maxPositions = 512
+        /// Pooling of the single-stream output: `cls` or `mean` (masked mean over text and frames).
+        public var pooling = "mean"
+        public var dropout = 0.1
+        /// NeXtVLAD settings of the baseline.
+        public var nextvladClusters = 64
+        public var nextvladGroups = 8
+        public var nextvladExpansion = 2
+        public var nextvladOutput = 1024
+        public var fusionSize = 512
+        public var seReduction = 8
+
+        public init() {}
+    }
+
+    public struct TrainSettings: Codable, Sendable, Equatable {
+        public var epochs = 3
+        /// Stop after this many optimizer steps (0: run all epochs).
+        public var maxSteps = 0
+        public var batchSize = 32
+        /// Micro-batches accumulated into one optimizer step.
+        public var gradientAccumulation = 1
+        /// Learning rates of the groups: the text encoder, the visual side and the new heads.
+        /// Defaults suit a BERT trained from random weights; fine-tuning a pretrained one wants ~5e-5.
+        public var textLearningRate = 5e-4
+        public var visualLearningRate = 5e-4
+        public var headLearningRate = 1e-3
+        /// Weight decay (never applied to biases and LayerNorm).
+        public var weightDecay = 0.01
+        public var warmupRatio = 0.06
+        /// `linear`, `cosine` or `constant` after warm-up.
+        public var schedule = "linear"
+        /// Global gradient-norm clip (0: off).
+        public var clipNorm = 1.0
+        /// Evaluate every N optimizer steps (0: once per epoch).
+        public var evalEvery = 0
+        /// `cpu` or `cuda[:n]`.
+        public var device = "cpu"
+        /// Intra-op CPU threads (0: all cores).
+        public var threads = 0
+        /// `fp32`, `bf16` (autocast, CPU and GPU) or `fp16` (autocast with loss scaling, GPU).
+        public var precision = "fp32"
+        /// Print a progress line every N steps when not on a terminal.
+        public var logEvery = 20
+
+        public init() {}
+    }
+
+    public struct TrickSettings: Codable, Sendable, Equatable {
+        /// Label smoothing of the cross-entropy.
+        public var labelSmoothing = 0.0
+
+        public init() {}
+    }
+
+    enum CodingKeys: String, CodingKey { case seed, data, model, train, tricks }
+}
+
+extension RunConfig.DataSettings {
+    enum CodingKeys: String, CodingKey {
+        case trainSplit = "train_split", validationFraction = "validation_fraction", titleTokens = "title_tokens"
+        case asrTokens = "asr_tokens", ocrTokens = "ocr_tokens", maxFrames = "max_frames", frameSource = "frame_source"
+        case featureSize = "feature_size", workers, prefetchBatches = "prefetch_batches"
+        case badRecordPolicy = "bad_record_policy"
+    }
+}
+
+extension RunConfig.ModelSettings {
+    enum CodingKeys: String, CodingKey {
+        case kind, modalities, textEncoder = "text_encoder", vocabulary, layers, hidden, heads, intermediate
+        case maxPositions = "max_positions", pooling, dropout, nextvladClusters = "nextvlad_clusters"
+        case nextvladGroups = "nextvlad_groups", nextvladExpansion = "nextvlad_expansion"
+        case nextvladOutput = "nextvlad_output", fusionSize = "fusion_size", seReduction = "se_reduction"
+    }
+}
+
+extension RunConfig.TrainSettings {
+    enum CodingKeys: String, CodingKey {
+        case epochs, maxSteps = "max_steps", batchSize = "batch_size", gradientAccumulation = "gradient_accumulation"
+        case textLearningRate = "text_learning_rate", visualLearningRate = "visual_learning_rate"
+        case headLearningRate = "head_learning_rate", weightDecay = "weight_decay", warmupRatio = "warmup_ratio"
+        case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
+        case logEvery = "log_every"
+    }
+}
+
+extension RunConfig.TrickSettings {
+    enum CodingKeys: String, CodingKey { case labelSmoothing = "label_smoothing" }
+}

@@ -1,0 +1,43 @@
+"""Runs two benchmark commands alternately for several rounds and prints the medians and their ratio.
+
+Each command prints one JSON line {"impl": NAME, "times_ms": [...]} (or {"rate": ...} for throughput).
+Usage: compare.py --rounds N --label TEXT -- CMD_A... --- CMD_B...
+Ratio = median(A) / median(B) in time (lower is better for A); for rates, B / A.
+"""
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+
+
+def main():
+    argv = sys.argv[1:]
+    rounds, label = 3, "benchmark"
+    while argv and argv[0] != "--":
+        if argv[0] == "--rounds":
+            rounds = int(argv[1]); argv = argv[2:]
+        elif argv[0] == "--label":
+            label = argv[1]; argv = argv[2:]
+        else:
+            sys.exit(f"compare.py: unknown option {argv[0]}")
+    argv = argv[1:]
+    split = argv.index("---")
+    commands = [argv[:split], argv[split + 1:]]
+    samples = [[], []]
+    names = ["", ""]
+    for r in range(rounds):
+        for i, cmd in enumerate(commands):
+            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            line = [l for l in out.splitlines() if l.startswith("{")][-1]
+            result = json.loads(line)
+            names[i] = result.get("impl", shlex.join(cmd))
+            samples[i] += result["times_ms"]
+    medians = [statistics.median(s) for s in samples]
+    print(f"{label}: {names[0]} median {medians[0]:.1f} ms ({len(samples[0])} runs), "
+          f"{names[1]} median {medians[1]:.1f} ms ({len(samples[1])} runs)")
+    print(f"{label}: ratio {names[0]}/{names[1]} = {medians[0] / medians[1]:.3f} (time; < 1 means {names[0]} is faster)")
+
+
+if __name__ == "__main__":
+    main()
