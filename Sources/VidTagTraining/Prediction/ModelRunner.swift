@@ -1,0 +1,54 @@
+import Foundation
+import Torch
+import VidTagData
+import VidTagModels
+
+/// Runs a saved model over a split of a data root with the data settings it was trained with (the same
+/// sample code as training's evaluation).
+public struct ModelRunner {
+    public let loaded: LoadedModel
+    public let device: Device
+    public let workers: Int
+    public let batchSize: Int
+
+    public init(model folder: URL, device: Device, workers: Int = 2, batchSize: Int = 64) throws {
+        self.loaded = try ModelFolder(folder).load(device: device)
+        self.device = device
+        self.workers = workers
+        self.batchSize = batchSize
+    }
+
+    /// Probabilities for the videos of `split` (the held-out fold of a run when `positions` says so).
+    /// - dtype: bf16 / fp16 cast the weights for inference; nil keeps fp32.
+    /// - select: the positions to predict, given the split's index (all when nil).
+    public func predict(data: DataRoot, split: String, select: ((VideoIndex) throws -> [Int])? = nil,
+                        dtype: DType? = nil) throws -> (Predictions, VideoIndex) {
+        let tokenizer = try BertTokenizer(directory: loaded.folder.url.path)
+        let index = try VideoIndex(dataRoot: data, split: split, tokenizer: tokenizer, budgets: loaded.data.budgets,
+                                   labelSpace: loaded.labels, badRecords: .skip)
+        if index.annotationReport.recordsSkipped > 0 { print("annotations: \(index.annotationReport)") }
+        let builder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: loaded.data.maxFrames,
+                                        frameSource: .features(dimension: loaded.data.featureSize), mode: .evaluate)
+        let chosen = try select?(index)
+        let loader = try DataLoader(builder: builder,
+                                    settings: LoaderSettings(batchSize: batchSize, shuffle: false, workers: workers),
+                                    positions: chosen)
+        if let dtype { loaded.store.cast(to: dtype) }
+        let predictions = try Predictor.predict(model: loaded.model, batches: loader.batches(epoch: 0), device: device,
+                                                classes: loaded.labels.level2Count)
+        return (predictions, index)
+    }
+}
+
+extension ModelRunner {
+    /// The held-out fold of the run this model was trained in (its `folds.json`), as a selection.
+    public func heldOutFold(_ fold: Int = 0) -> (VideoIndex) throws -> [Int] {
+        let foldsURL = loaded.folder.url.appendingPathComponent("folds.json")
+        return { index in
+            let labelled = (0..<index.count).filter { index.label(at: $0) != nil }
+            let folds = try FoldAssignment.read(from: foldsURL, expectedIds: labelled.map { index.ids[$0] })
+            let heldOut = Set(folds.validationIds(fold: fold))
+            return labelled.filter { heldOut.contains(index.ids[$0]) }
+        }
+    }
+}

@@ -1,0 +1,61 @@
+import Foundation
+import Torch
+import VidTagData
+import VidTagModels
+
+/// Class probabilities of a model over batches, in batch order.
+public struct Predictions: Sendable {
+    public var ids: [String]
+    /// Row-major `[N, classes]` probabilities.
+    public var probabilities: [Float]
+    public var classes: Int
+    /// Level-2 class per video, -1 when unknown.
+    public var labels: [Int32]
+
+    public init(ids: [String] = [], probabilities: [Float] = [], classes: Int, labels: [Int32] = []) {
+        self.ids = ids
+        self.probabilities = probabilities
+        self.classes = classes
+        self.labels = labels
+    }
+
+    public var count: Int { ids.count }
+
+    /// The most probable class per video.
+    public var predictedClasses: [Int] {
+        (0..<count).map { row in
+            let slice = probabilities[(row * classes)..<((row + 1) * classes)]
+            return slice.indices.max { slice[$0] < slice[$1] }! - row * classes
+        }
+    }
+
+    /// The challenge score against the known labels (every video must have one).
+    public func score(labelSpace: LabelSpace) throws -> ChallengeScore {
+        try ChallengeScore.compute(truthIndices: labels.map(Int.init), predictedIndices: predictedClasses,
+                                   labelSpace: labelSpace)
+    }
+}
+
+public enum Predictor {
+    /// Runs `model` in eval mode without gradients over `batches`.
+    /// - dtype: computes under autocast in bf16 / fp16 when given (weights stay as they are).
+    public static func predict(model: VideoClassifier, batches: BatchStream, device: Device,
+                               classes: Int, autocast: DType? = nil) throws -> Predictions {
+        var result = Predictions(classes: classes)
+        try Torch.catching {
+            try withNoGrad {
+                while let batch = try batches.next() {
+                    let input = batch.input(on: device)
+                    let logits = withAutocast(device, dtype: autocast ?? .bfloat16, enabled: autocast != nil) {
+                        model.forward(input, train: false).logits
+                    }
+                    result.probabilities += logits.to(.float32).softmax(dim: -1).toArray(Float.self)
+                    result.ids += batch.ids
+                    result.labels += batch.labels
+                    if Task.isCancelled { throw CancellationError() }
+                }
+            }
+        }
+        return result
+    }
+}

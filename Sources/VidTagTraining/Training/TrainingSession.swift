@@ -1,0 +1,216 @@
+import Foundation
+import Torch
+import VidTagData
+import VidTagModels
+
+/// Everything `vidtag train` sets up from a data root and a config: the label space, the tokenizer, the
+/// held-out fold, the loaders, the model and the trainer; then runs it.
+public struct TrainingSession {
+    public let config: RunConfig
+    public let data: DataRoot
+    public let run: RunFolder
+
+    public init(config: RunConfig, data: DataRoot, run: RunFolder) {
+        self.config = config
+        self.data = data
+        self.run = run
+    }
+
+    /// What a finished run reports.
+    public struct Outcome {
+        public var state: TrainerState
+        public var score: ChallengeScore?
+        public var predictions: Predictions?
+    }
+
+    /// Which fold of `folds.json` is held out (K-fold runs train one model per fold).
+    public var fold = 0
+    /// How many folds the labelled split is cut into (1 / validation fraction when 0).
+    public var foldCount = 0
+    /// Test hook: stop as if killed after this many steps.
+    public var stopAfterStep: Int?
+    /// Extra configuration of the trainer before it runs (tricks hook in here).
+    public var prepare: (Trainer) throws -> Void = { _ in }
+
+    public func train() throws -> Outcome {
+        let device = try Self.device(config.train.device)
+        Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
+        Runtime.manualSeed(UInt64(config.seed))
+        try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
+        try AtomicFile.write(Data(try config.jsonText().utf8), to: run.configURL)
+
+        let labels = try Self.labelSpace(for: data)
+        let vocabularyURL = try prepareVocabulary()
+        let tokenizer = try BertTokenizer(directory: vocabularyURL.deletingLastPathComponent().path)
+        let policy: BadRecordPolicy = config.data.badRecordPolicy == "stop" ? .stop : .skip
+        let split = config.data.trainSplit
+        let index = try VideoIndex(dataRoot: data, split: split, tokenizer: tokenizer, budgets: budgets,
+                                   labelSpace: labels, badRecords: policy)
+        let labelled = (0..<index.count).filter { index.label(at: $0) != nil }
+        guard !labelled.isEmpty else {
+            throw TrainingError.noTrainingData("annotations/\(split).json of \(data.url.path) has no labelled video")
+        }
+        if index.annotationReport.recordsSkipped > 0 { print("annotations: \(index.annotationReport)") }
+
+        // Held-out fold, stratified by level-2 label, written to the run folder and reused on resume.
+        let (trainPositions, heldOutPositions) = try heldOut(index: index, labelled: labelled, labels: labels)
+        let frameSource = try self.frameSource()
+        let trainBuilder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: config.data.maxFrames,
+                                             frameSource: frameSource, mode: .train(seed: UInt64(config.seed)),
+                                             badRecords: policy)
+        let evalBuilder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: config.data.maxFrames,
+                                            frameSource: frameSource, mode: .evaluate, badRecords: policy)
+        let trainLoader = try DataLoader(
+            builder: trainBuilder,
+            settings: LoaderSettings(batchSize: config.train.batchSize, shuffle: true, seed: UInt64(config.seed),
+                                     dropLast: trainPositions.count > config.train.batchSize,
+                                     workers: config.data.workers, queueCapacity: config.data.prefetchBatches),
+            positions: trainPositions)
+        let evalLoader = try DataLoader(
+            builder: evalBuilder,
+            settings: LoaderSettings(batchSize: config.train.batchSize * 2, shuffle: false, workers: config.data.workers,
+                                     queueCapacity: config.data.prefetchBatches),
+            positions: heldOutPositions)
+
+        // Model.
+        let fusion = try fusionConfig(classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count)
+        let store = ParameterStore(device: device, seed: UInt64(config.seed))
+        let model = try fusion.makeModel(store: store)
+        if !config.model.textEncoder.isEmpty { try loadPretrainedText(into: model) }
+        try run.model.saveDescription(
+            config: fusion, vocabulary: vocabularyURL, labels: labels,
+            data: ModelDataSettings(budgets: budgets, maxFrames: config.data.maxFrames, frameSource: config.data.frameSource,
+                                    featureSize: config.data.featureSize))
+        print("model: \(fusion.modelType) (\(fusion.modalities.rawValue)), \(store.parameterCount) parameters; "
+              + "training on \(trainPositions.count) videos, evaluating on \(heldOutPositions.count) (fold \(fold)) on \(device)")
+
+        let trainer = Trainer(config: config, run: run, model: model, labels: labels, device: device,
+                              batchesPerEpoch: trainLoader.batchesPerEpoch,
+                              objective: Objective(labelSmoothing: config.tricks.labelSmoothing))
+        trainer.stopAfterStep = stopAfterStep
+        try prepare(trainer)
+        let evaluate: (() throws -> (ChallengeScore, Predictions))? = heldOutPositions.isEmpty ? nil : {
+            let predictions = try Predictor.predict(model: model, batches: evalLoader.batches(epoch: 0),
+                                                    device: device, classes: labels.level2Count,
+                                                    autocast: trainer.evaluationAutocast)
+            return (try predictions.score(labelSpace: labels), predictions)
+        }
+        let state = try trainer.fit(loader: trainLoader, evaluate: evaluate)
+        return Outcome(state: state, score: nil, predictions: nil)
+    }
+
+    var budgets: TextBudgets {
+        TextBudgets(title: config.data.titleTokens, asr: config.data.asrTokens, ocr: config.data.ocrTokens)
+    }
+
+    func frameSource() throws -> FrameSource {
+        guard config.data.frameSource == "features" else {
+            throw ConfigError("data.frame_source 'frames' trains on raw JPEG frames, which needs a frame encoder "
+                + "(ViT / CLIP / Swin); use 'features' (zip_feats), or extract features first")
+        }
+        return .features(dimension: config.data.featureSize)
+    }
+
+    /// The built-in WeChat 2022 label space, or the data root's own `labels.json`.
+    public static func labelSpace(for data: DataRoot) throws -> LabelSpace {
+        let own = data.url.appendingPathComponent("labels.json")
+        if FileManager.default.fileExists(atPath: own.path) { return try LabelSpace(contentsOf: own) }
+        return LabelSpace.wechat2022
+    }
+
+    public static func device(_ name: String) throws -> Device {
+        guard let device = Device(name: name) else {
+            throw ConfigError("train.device '\(name)': expected cpu, cuda or cuda:N")
+        }
+        if case .cuda(let index) = device {
+            guard Runtime.cudaAvailable, index < Runtime.cudaDeviceCount else {
+                throw ConfigError("train.device \(name): CUDA is not available here (\(Runtime.cudaDeviceCount) devices); "
+                    + "run `vidtag doctor`, or use --set train.device=cpu")
+            }
+        }
+        return device
+    }
+
+    /// The vocabulary: the pretrained encoder's, a given one, or one made from the training texts.
+    func prepareVocabulary() throws -> URL {
+        let target = run.model.vocabularyURL
+        if !config.model.textEncoder.isEmpty {
+            return TextEncoderFolder(URL(fileURLWithPath: config.model.textEncoder)).vocabularyURL
+        }
+        if !config.model.vocabulary.isEmpty {
+            var folder = URL(fileURLWithPath: config.model.vocabulary)
+            if folder.lastPathComponent == "vocab.txt" { folder.deleteLastPathComponent() }
+            return folder.appendingPathComponent("vocab.txt")
+        }
+        if FileManager.default.fileExists(atPath: target.path) { return target }
+        var texts: [String] = []
+        for split in data.annotatedSplits() where split != "test" && !split.hasPrefix("test_") {
+            _ = try AnnotationReader(url: try data.annotationsURL(split: split), labelSpace: nil, policy: .skip).forEach {
+                texts += [$0.title, $0.asr, $0.ocrText]
+            }
+        }
+        let tokens = CorpusVocabulary.tokens(from: texts)
+        try CorpusVocabulary.write(tokens, to: target)
+        print("vocabulary: \(tokens.count) tokens made from the training texts (\(target.path))")
+        return target
+    }
+
+    func heldOut(index: VideoIndex, labelled: [Int], labels: LabelSpace) throws -> (train: [Int], heldOut: [Int]) {
+        let fraction = config.data.validationFraction
+        let count = foldCount > 0 ? foldCount : (fraction > 0 ? max(2, Int((1 / fraction).rounded())) : 0)
+        guard count > 1 else { return (labelled, []) }
+        let ids = labelled.map { index.ids[$0] }
+        let folds: FoldAssignment
+        if FileManager.default.fileExists(atPath: run.splitURL.path) {
+            folds = try FoldAssignment.read(from: run.splitURL, expectedIds: ids)
+        } else {
+            folds = try FoldAssignment.stratified(
+                ids: ids, labels: labelled.map { labels.level2Ids[index.label(at: $0)!] }, foldCount: count,
+                seed: UInt64(config.seed))
+            try folds.write(to: run.splitURL)
+        }
+        let heldOutIds = Set(folds.validationIds(fold: fold))
+        return (labelled.filter { !heldOutIds.contains(index.ids[$0]) }, labelled.filter { heldOutIds.contains(index.ids[$0]) })
+    }
+
+    func fusionConfig(classes: Int, vocabularySize: Int) throws -> FusionConfig {
+        let settings = config.model
+        var text: BertConfig
+        if !settings.textEncoder.isEmpty {
+            text = try TextEncoderFolder(URL(fileURLWithPath: settings.textEncoder)).config()
+        } else {
+            text = BertConfig()
+            text.vocabSize = vocabularySize
+            text.hiddenSize = settings.hidden
+            text.numHiddenLayers = settings.layers
+            text.numAttentionHeads = settings.heads
+            text.intermediateSize = settings.intermediate
+            text.maxPositionEmbeddings = settings.maxPositions
+            text.hiddenDropoutProb = settings.dropout
+            text.attentionProbsDropoutProb = settings.dropout
+        }
+        guard let modalities = Modalities(rawValue: settings.modalities) else {
+            throw ConfigError("model.modalities '\(settings.modalities)': expected both, text or frames")
+        }
+        return FusionConfig(
+            modelType: settings.kind, modalities: modalities, classes: classes, featureSize: config.data.featureSize,
+            maxFrames: config.data.maxFrames, pooling: settings.pooling, dropout: settings.dropout,
+            nextvladClusters: settings.nextvladClusters, nextvladGroups: settings.nextvladGroups,
+            nextvladExpansion: settings.nextvladExpansion, nextvladOutput: settings.nextvladOutput,
+            fusionSize: settings.fusionSize, seReduction: settings.seReduction, textConfig: text)
+    }
+
+    func loadPretrainedText(into model: VideoClassifier) throws {
+        let folder = TextEncoderFolder(URL(fileURLWithPath: config.model.textEncoder))
+        let bert: BertModel?
+        switch model {
+        case let single as SingleStreamClassifier: bert = single.bert
+        case let baseline as BaselineClassifier: bert = baseline.bert
+        default: bert = nil
+        }
+        guard let bert else { return }
+        let report = try bert.load(try SafeTensors.load(folder.weightsURL), source: folder.weightsURL.path)
+        print("text encoder: \(report)")
+    }
+}
+

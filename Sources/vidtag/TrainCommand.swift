@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Torch
+import VidTagData
+import VidTagTraining
+
+/// `vidtag train`: a data root and a config to a trained model folder.
+struct TrainCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "train",
+        abstract: "Train a video classifier on a data root (WeChat layout).",
+        discussion: """
+            The run folder receives run_config.json, the model (config.json, model.safetensors, vocab.txt,
+            labels.json), checkpoint/ (for --resume), metrics.jsonl, curves.svg and folds.json.
+            Defaults: `vidtag print-config`; override any key with --set, e.g. --set train.epochs=5.
+            """)
+
+    @Option(help: "Data root (annotations/, zip_feats/, zip_frames/).") var data: String
+    @Option(help: "Run folder to create.") var out: String
+    @Option(help: "JSON config file (keys as `vidtag print-config` shows).") var config: String?
+    @Option(name: .customLong("set"), help: "Override a config key: --set train.epochs=5 (repeatable).")
+    var overrides: [String] = []
+    @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
+    @Flag(help: "Replace a run already in --out.") var force = false
+    @Option(help: .hidden) var stopAfterStep: Int?
+
+    func run() throws {
+        try Runtime.checkVersion()
+        let run = RunFolder(URL(fileURLWithPath: out))
+        let config: RunConfig
+        if run.holdsRun {
+            if resume {
+                config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
+            } else if force {
+                try FileManager.default.removeItem(at: run.url)
+                config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
+            } else {
+                throw ValidationError("\(out) already holds a run: pass --resume to continue it or --force to replace it")
+            }
+        } else {
+            config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
+        }
+        var session = TrainingSession(config: config, data: DataRoot(path: data), run: run)
+        session.stopAfterStep = stopAfterStep
+        let outcome = try session.train()
+        print("best score \(String(format: "%.4f", outcome.state.bestScore)) at step \(outcome.state.bestStep); model in \(run.url.path)")
+        print("curves: \(run.plotURL.path)")
+    }
+}
+
+/// `vidtag print-config`: the resolved configuration (defaults, a file, overrides).
+struct PrintConfigCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "print-config", abstract: "Print the training configuration with every default.")
+
+    @Option(help: "JSON config file to apply.") var config: String?
+    @Option(name: .customLong("set"), help: "Override a config key (repeatable).") var overrides: [String] = []
+
+    func run() throws {
+        print(try RunConfig.resolve(file: config.map { URL(fileURLWithPath: $0) }, overrides: overrides).jsonText())
+    }
+}
