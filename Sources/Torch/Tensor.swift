@@ -40,8 +40,9 @@ public final class Tensor: @unchecked Sendable {
         return sizes.map(Int.init)
     }
 
-    /// The size of one dimension (negative counts from the end).
+    /// The size of one dimension (negative counts from the end); 0 for an invalid tensor.
     public func size(_ dim: Int) -> Int {
+        guard isValid else { return 0 }
         let shape = shape
         return shape[dim < 0 ? dim + shape.count : dim]
     }
@@ -55,7 +56,8 @@ public final class Tensor: @unchecked Sendable {
         return Device(typeCode: type, index: index)
     }
 
-    public var count: Int { Int(ct_numel(handle)) }
+    /// Number of elements; 0 for an invalid tensor.
+    public var count: Int { Swift.max(Int(ct_numel(handle)), 0) }
     public var isContiguous: Bool { ct_is_contiguous(handle) }
 
     /// Whether the two tensors share the same storage.

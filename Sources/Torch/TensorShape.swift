@@ -64,12 +64,13 @@ extension Tensor {
     /// Pieces of `size` along `dim` (the last may be smaller).
     public func split(size: Int, dim: Int = 0) -> [Tensor] {
         let total = self.size(dim)
-        let sizes = stride(from: 0, to: total, by: size).map { Swift.min(size, total - $0) }
+        let sizes = total == 0 ? [0] : stride(from: 0, to: total, by: size).map { Swift.min(size, total - $0) }
         return split(sizes: sizes, dim: dim)
     }
     /// `chunks` pieces as torch.chunk: each of ceil(size / chunks).
     public func chunk(_ chunks: Int, dim: Int = 0) -> [Tensor] {
         let total = size(dim)
+        if total == 0 { return split(sizes: Array(repeating: 0, count: chunks), dim: dim) }
         return split(size: (total + chunks - 1) / chunks, dim: dim)
     }
     public func indexSelect(dim: Int, index: Tensor) -> Tensor {

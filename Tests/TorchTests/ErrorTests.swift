@@ -61,6 +61,11 @@ struct ErrorTests {
             #expect(bad.shape == [] && bad.rank == 0)
             #expect(bad.description == "Tensor(invalid)")
             #expect(bad.toArray(Float.self) == [])
+            #expect(bad.count == 0)
+            #expect(bad.rawBytes() == [])
+            #expect(bad.size(0) == 0)
+            #expect(bad.chunk(2).allSatisfy { !$0.isValid })
+            #expect(bad.split(size: 2).allSatisfy { !$0.isValid })
             #expect(!bad.requiresGrad && bad.grad == nil)
             _ = bad.item()
             bad.backward()
@@ -68,6 +73,12 @@ struct ErrorTests {
         #expect(error.operation == "matmul", "the first failure wins, not \(error.operation)")
         #expect(error.message.contains("4x5"))
         #expect(results.count == 4)
+    }
+
+    @Test func aShapeThatDisagreesWithTheValuesIsAnError() throws {
+        let error = try #require(caught { _ = Tensor([1, 2, 3] as [Float], shape: [2, 2]) })
+        #expect(error.operation == "fromData")
+        #expect(error.message.contains("needs 16 bytes, got 12"), "\(error.message)")
     }
 
     @Test func invalidHandlesAreNamedInTheMessage() throws {

@@ -73,6 +73,10 @@ struct ShapeTests {
             #expect(columns.map(\.shape) == [[3, 1], [3, 3]])
             #expect(columns[0].toArray(Int64.self) == [0, 4, 8])
             #expect(grid.chunk(2, dim: 1).map(\.shape) == [[3, 2], [3, 2]])
+            #expect(Tensor.arange(6).chunk(4).map(\.count) == [2, 2, 2], "as torch.chunk: fewer pieces than asked")
+            let empty = Tensor.zeros([0, 3])
+            #expect(empty.chunk(2).map(\.shape) == [[0, 3], [0, 3]], "as torch.chunk of an empty tensor")
+            #expect(empty.split(size: 2).map(\.shape) == [[0, 3]], "as torch.split of an empty tensor")
         }
     }
 
