@@ -5,4 +5,5 @@ let vidtagVersion = "0.1.0"
 /// Every `vidtag` subcommand, one file each in Sources/vidtag/.
 let vidtagCommands: [ParsableCommand.Type] = [
     DoctorCommand.self,
+    MakeDemoCommand.self,
 ]

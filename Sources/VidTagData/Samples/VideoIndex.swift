@@ -1,0 +1,124 @@
+import Foundation
+
+/// Token budgets of a video's three text fields, in the order they are fed: title, asr, ocr (OCR texts
+/// joined in time order). The defaults are those of a WeChat 2022 top team (98 / 90 / 68 tokens; with
+/// [CLS] and three [SEP], 260 tokens at most).
+public struct TextBudgets: Sendable, Equatable, Codable {
+    public var title: Int
+    public var asr: Int
+    public var ocr: Int
+
+    public init(title: Int = 98, asr: Int = 90, ocr: Int = 68) {
+        self.title = title
+        self.asr = asr
+        self.ocr = ocr
+    }
+
+    /// The longest encoded text: [CLS] + three segments each followed by [SEP].
+    public var maxSequenceLength: Int { 1 + title + asr + ocr + 3 }
+}
+
+/// A split's videos in annotation-file order, as the loader keeps them in memory: id, label index and
+/// the already tokenized, already truncated text (`[CLS] title [SEP] asr [SEP] ocr [SEP]`). Frames and
+/// features are not held; they are read per sample. Memory is this index and nothing more per video.
+public struct VideoIndex: Sendable {
+    /// Video ids in file order.
+    public let ids: [String]
+    /// Level-2 class index per video, -1 when the record has no `category_id` (or no label space was given).
+    public let labels: [Int32]
+    /// What reading the annotation file met (bad records skipped and counted).
+    public let annotationReport: AnnotationReport
+    /// The token type scheme the texts were encoded with.
+    public let tokenTypes: TokenTypeScheme
+    /// The tokenizer's [PAD] id, for collating.
+    public let paddingID: Int32
+
+    private let tokenStorage: [Int32]
+    private let tokenOffsets: [Int]
+    /// Three segment lengths (title, asr, ocr) per video.
+    private let segmentLengths: [UInt16]
+
+    /// Number of videos.
+    public var count: Int { ids.count }
+
+    /// Reads `annotations/{split}.json` of `dataRoot`, tokenizing each record with `tokenizer` within
+    /// `budgets`. With `labelSpace`, `category_id`s become class indices and an unknown id is a bad record.
+    /// Bad records are skipped and counted (`.skip`) or thrown (`.stop`).
+    public init(
+        dataRoot: DataRoot, split: String, tokenizer: BertTokenizer, budgets: TextBudgets = TextBudgets(),
+        tokenTypes: TokenTypeScheme = .allZero, labelSpace: LabelSpace? = nil, badRecords: BadRecordPolicy = .skip
+    ) throws {
+        guard budgets.title >= 0, budgets.asr >= 0, budgets.ocr >= 0, max(budgets.title, budgets.asr, budgets.ocr) <= Int(UInt16.max) else {
+            throw SampleError.invalidSetting("text budgets \(budgets) must lie within 0...65535 tokens each")
+        }
+        let reader = AnnotationReader(url: try dataRoot.annotationsURL(split: split), labelSpace: labelSpace, policy: badRecords)
+        var ids: [String] = []
+        var labels: [Int32] = []
+        var storage: [Int32] = []
+        var offsets: [Int] = [0]
+        var lengths: [UInt16] = []
+        let report = try reader.forEach { record in
+            let encoded = try tokenizer.encode(
+                segments: [
+                    TextSegment(name: "title", text: record.title, maxTokens: budgets.title),
+                    TextSegment(name: "asr", text: record.asr, maxTokens: budgets.asr),
+                    TextSegment(name: "ocr", text: record.ocrText, maxTokens: budgets.ocr),
+                ], tokenTypes: tokenTypes)
+            ids.append(record.id)
+            labels.append(Int32(record.categoryId.flatMap { labelSpace?.level2Index(of: $0) } ?? -1))
+            storage += encoded.ids
+            offsets.append(storage.count)
+            lengths += encoded.segmentRanges.map { UInt16($0.count) }
+        }
+        self.init(ids: ids, labels: labels, tokenStorage: storage, tokenOffsets: offsets, segmentLengths: lengths,
+                  tokenTypes: tokenTypes, paddingID: tokenizer.vocabulary.specialTokenIDs.padding, annotationReport: report)
+    }
+
+    init(ids: [String], labels: [Int32], tokenStorage: [Int32], tokenOffsets: [Int], segmentLengths: [UInt16],
+         tokenTypes: TokenTypeScheme, paddingID: Int32, annotationReport: AnnotationReport) {
+        self.paddingID = paddingID
+        self.ids = ids
+        self.labels = labels
+        self.tokenStorage = tokenStorage
+        self.tokenOffsets = tokenOffsets
+        self.segmentLengths = segmentLengths
+        self.tokenTypes = tokenTypes
+        self.annotationReport = annotationReport
+    }
+
+    /// The label index of video `position`, or nil when it has none.
+    public func label(at position: Int) -> Int? { labels[position] < 0 ? nil : Int(labels[position]) }
+
+    /// The encoded text of video `position`: ids, an all-ones attention mask, token types, segment ranges.
+    public func text(at position: Int) -> EncodedText {
+        let ids = Array(tokenStorage[tokenOffsets[position]..<tokenOffsets[position + 1]])
+        var types = [Int32](repeating: 0, count: ids.count)
+        var ranges: [Range<Int>] = []
+        var start = 1
+        for segment in 0..<3 {
+            let length = Int(segmentLengths[position * 3 + segment])
+            ranges.append(start..<(start + length))
+            if tokenTypes == .alternating {
+                for slot in start...(start + length) { types[slot] = Int32(segment % 2) }
+            }
+            start += length + 1
+        }
+        return EncodedText(ids: ids, attentionMask: [Int32](repeating: 1, count: ids.count), tokenTypeIDs: types,
+                           segmentRanges: ranges)
+    }
+}
+
+/// A sample or loader setting that cannot work, or a video that cannot be read under `.stop`.
+public enum SampleError: Error, Sendable, CustomStringConvertible {
+    case invalidSetting(String)
+    case videoFailed(split: String, position: Int, id: String, underlying: String)
+
+    public var description: String {
+        switch self {
+        case .invalidSetting(let problem): "invalid sample setting: \(problem)"
+        case .videoFailed(let split, let position, let id, let underlying):
+            "split '\(split)', video \(position) (id \(id)): \(underlying). Hint: fix or remove the video, "
+                + "or read with bad-record policy .skip to count such videos and go on"
+        }
+    }
+}
