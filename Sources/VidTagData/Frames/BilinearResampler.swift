@@ -57,10 +57,12 @@ public enum BilinearResampler {
             rows.withUnsafeBufferPointer { intermediate in
                 result.withUnsafeMutableBufferPointer { output in
                     let rowBytes = inside.width * 3
+                    let accumulator = UnsafeMutableBufferPointer<Int32>.allocate(capacity: rowBytes)
+                    defer { accumulator.deallocate() }
                     for y in 0..<inside.height {
                         vertical.applyVertically(
                             outputIndex: y, rows: intermediate.baseAddress! - firstRow * rowBytes, rowBytes: rowBytes,
-                            writingTo: output.baseAddress! + y * rowBytes)
+                            accumulator: accumulator, writingTo: output.baseAddress! + y * rowBytes)
                     }
                 }
             }
@@ -123,44 +125,53 @@ struct FilterWeights {
 
     /// One row: `source` points at the row's first RGB pixel.
     func apply(to source: UnsafePointer<UInt8>, stride: Int, writingTo target: UnsafeMutablePointer<UInt8>, outputStride: Int) {
+        let half = Int32(1 << (Self.precisionBits - 1))
         weights.withUnsafeBufferPointer { weights in
-            for slot in 0..<starts.count {
-                let first = starts[slot]
-                let kernel = weights.baseAddress! + slot * kernelSize
-                let half = Int32(1 << (Self.precisionBits - 1))
-                var red = half, green = half, blue = half
-                var pixel = source + first * stride
-                for tap in 0..<counts[slot] {
-                    let weight = kernel[tap]
-                    red &+= Int32(pixel[0]) &* weight
-                    green &+= Int32(pixel[1]) &* weight
-                    blue &+= Int32(pixel[2]) &* weight
-                    pixel += stride
+            starts.withUnsafeBufferPointer { starts in
+                counts.withUnsafeBufferPointer { counts in
+                    for slot in 0..<starts.count {
+                        let kernel = weights.baseAddress! + slot * kernelSize
+                        var red = half, green = half, blue = half
+                        var pixel = source + starts[slot] * stride
+                        for tap in 0..<counts[slot] {
+                            let weight = kernel[tap]
+                            red &+= Int32(pixel[0]) &* weight
+                            green &+= Int32(pixel[1]) &* weight
+                            blue &+= Int32(pixel[2]) &* weight
+                            pixel += stride
+                        }
+                        let out = target + slot * outputStride
+                        out[0] = Self.clip8(red)
+                        out[1] = Self.clip8(green)
+                        out[2] = Self.clip8(blue)
+                    }
                 }
-                let out = target + slot * outputStride
-                out[0] = Self.clip8(red)
-                out[1] = Self.clip8(green)
-                out[2] = Self.clip8(blue)
             }
         }
     }
 
-    /// Output row `outputIndex` from the rows of the horizontal pass (`rows` addresses source row 0).
-    func applyVertically(outputIndex: Int, rows: UnsafePointer<UInt8>, rowBytes: Int, writingTo target: UnsafeMutablePointer<UInt8>) {
+    /// Output row `outputIndex` from the rows of the horizontal pass (`rows` addresses source row 0),
+    /// accumulated a whole row per tap so that the inner loop vectorises.
+    func applyVertically(
+        outputIndex: Int, rows: UnsafePointer<UInt8>, rowBytes: Int, accumulator: UnsafeMutableBufferPointer<Int32>,
+        writingTo target: UnsafeMutablePointer<UInt8>
+    ) {
         let first = starts[outputIndex]
         let count = counts[outputIndex]
-        let half = Int32(1 << (Self.precisionBits - 1))
+        let sums = accumulator.baseAddress!
+        sums.update(repeating: Int32(1 << (Self.precisionBits - 1)), count: rowBytes)
         weights.withUnsafeBufferPointer { weights in
             let kernel = weights.baseAddress! + outputIndex * kernelSize
-            for byte in 0..<rowBytes {
-                var sum = half
-                var sample = rows + first * rowBytes + byte
-                for tap in 0..<count {
-                    sum &+= Int32(sample.pointee) &* kernel[tap]
-                    sample += rowBytes
+            for tap in 0..<count {
+                let weight = kernel[tap]
+                let row = rows + (first + tap) * rowBytes
+                for byte in 0..<rowBytes {
+                    sums[byte] &+= Int32(row[byte]) &* weight
                 }
-                target[byte] = Self.clip8(sum)
             }
+        }
+        for byte in 0..<rowBytes {
+            target[byte] = Self.clip8(sums[byte])
         }
     }
 }
