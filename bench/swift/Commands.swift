@@ -2,5 +2,6 @@ import ArgumentParser
 
 /// Every benchmark subcommand, one file each in bench/swift/.
 let benchmarkCommands: [ParsableCommand.Type] = [
+    FramesBench.self,
     TokenizerBench.self,
 ]
