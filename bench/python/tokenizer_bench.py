@@ -31,7 +31,7 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--vocab", default="../shared/data/bert_zh_vocab.txt")
     parser.add_argument("--corpus", required=True)
-    parser.add_argument("--passes", type=int, default=1)
+    parser.add_argument("--min-seconds", type=float, default=2.0)
     parser.add_argument("--mode", choices=("single", "batch"), default="single")
     args = parser.parse_args()
     texts = load_corpus(args.corpus)
@@ -49,9 +49,12 @@ def main():
 
     tokens = one_pass()
     start = time.perf_counter()
-    timed = sum(one_pass() for _ in range(args.passes))
-    seconds = time.perf_counter() - start
-    print(f"hf tokenizers {args.mode}: {len(texts)} strings x {args.passes} passes, {tokens} tokens per pass, {seconds:.3f} s")
+    timed, passes, seconds = 0, 0, 0.0
+    while seconds < args.min_seconds:
+        timed += one_pass()
+        passes += 1
+        seconds = time.perf_counter() - start
+    print(f"hf tokenizers {args.mode}: {len(texts)} strings x {passes} passes, {tokens} tokens per pass, {seconds:.3f} s")
     print(f"tokens={tokens} seconds={seconds} tokens_per_second={timed / seconds}")
 
 

