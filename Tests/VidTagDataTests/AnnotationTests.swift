@@ -229,3 +229,23 @@ struct AnnotationTests {
         #expect(set.contains("99999999999999999999") && !set.contains("99999999999999999998"))
     }
 }
+
+@Suite("Record JSON parser")
+struct RecordJSONParserTests {
+    @Test func parsesEscapesSurrogatesAndNumbersLikeJSONSerialization() throws {
+        let text = #"{"s": "a\"b\\c\/d\n\t\u00e9\u4e2d\ud83d\ude00x", "i": -12, "d": 1.5e3, "b": [true, false, null], "o": {}, "e": []}"#
+        let value = try JSONValue.parse(Array(text.utf8))
+        #expect(value["s"] == .string("a\"b\\c/d\n\té中😀x"))
+        #expect(value["i"] == .integer(-12) && value["d"] == .double(1500))
+        #expect(value["b"] == .array([.bool(true), .bool(false), .null]))
+        #expect(value["o"] == .object([]) && value["e"] == .array([]) && value["missing"] == nil)
+        let reference = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
+        #expect(reference?["s"] as? String == "a\"b\\c/d\n\té中😀x")
+    }
+
+    @Test(arguments: [#"{"a": 1,}"#, #"{"a" 1}"#, #"{"a": 01}"#, #"{"a": "x"#, "{\"a\": \"tab\there\"}", #"{"a": tru}"#,
+                      #"{"a": 1} x"#, #"{"a": "\q"}"#, #"[1, 2"#, #"{"a": -}"#, #"{"a": 1.}"#])
+    func rejectsInvalidJSON(text: String) {
+        #expect(throws: JSONValue.SyntaxError.self) { try JSONValue.parse(Array(text.utf8)) }
+    }
+}

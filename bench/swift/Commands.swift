@@ -2,6 +2,8 @@ import ArgumentParser
 
 /// Every benchmark subcommand, one file each in bench/swift/.
 let benchmarkCommands: [ParsableCommand.Type] = [
+    AnnotationReadBench.self,
+    FeatureReadBench.self,
     FramesBench.self,
     TokenizerBench.self,
 ]

@@ -133,34 +133,34 @@ public struct AnnotationReader: Sendable {
     }
 
     private func decode(_ element: JSONArrayStream.Element) throws -> VideoAnnotation {
-        let parsed: Any
+        let parsed: JSONValue
         do {
-            parsed = try JSONSerialization.jsonObject(with: Data(element.bytes), options: [.fragmentsAllowed])
+            parsed = try JSONValue.parse(element.bytes)
         } catch {
             let excerpt = String(decoding: element.bytes.prefix(80), as: UTF8.self)
-            throw issue(.malformedRecord, element, "cannot parse the record as JSON (begins: \(excerpt))")
+            throw issue(.malformedRecord, element,
+                        "cannot parse the record as JSON: \(error.problem) at byte \(error.offset) (begins: \(excerpt))")
         }
-        guard let object = parsed as? [String: Any] else {
-            throw issue(.wrongFieldType, element, "the record is \(Self.typeName(parsed)), expected an object {\"id\": ...}")
+        guard case .object = parsed else {
+            throw issue(.wrongFieldType, element, "the record is \(parsed.typeName), expected an object {\"id\": ...}")
         }
-        let rawId = object["id"]
-        guard let rawId, !(rawId is NSNull) else {
+        guard let rawId = parsed["id"], rawId != .null else {
             throw issue(.missingId, element, "the record has no \"id\"; every record needs its video id")
         }
-        guard let id = rawId as? String else {
-            throw issue(.wrongFieldType, element, "\"id\" is \(Self.typeName(rawId)), expected a string such as \"13477278056527828998\"")
+        guard case .string(let id) = rawId else {
+            throw issue(.wrongFieldType, element, "\"id\" is \(rawId.typeName), expected a string such as \"13477278056527828998\"")
         }
         guard !id.isEmpty else { throw issue(.missingId, element, "\"id\" is an empty string") }
 
-        func text(_ key: String) throws -> String? {
-            guard let value = object[key], !(value is NSNull) else { return nil }
-            guard let string = value as? String, !Self.isBoolean(value) else {
-                throw issue(.wrongFieldType, element, id: id, "\"\(key)\" is \(Self.typeName(value)), expected a string")
+        func text(_ value: JSONValue?, _ name: String) throws -> String? {
+            switch value {
+            case nil, .null?: return nil
+            case .string(let string)?: return string
+            case let other?: throw issue(.wrongFieldType, element, id: id, "\(name) is \(other.typeName), expected a string")
             }
-            return string
         }
 
-        let categoryId = try text("category_id")
+        let categoryId = try text(parsed["category_id"], "\"category_id\"")
         if let categoryId, let labelSpace, !labelSpace.contains(categoryId) {
             throw issue(.unknownCategory, element, id: id,
                         "category_id '\(categoryId)' is not in the label space; \(labelSpace.hintForUnknown(categoryId))")
@@ -169,59 +169,32 @@ public struct AnnotationReader: Sendable {
             throw issue(.missingCategory, element, id: id, "the record has no \"category_id\"; this split must be labelled")
         }
         var segments: [OCRSegment] = []
-        if let rawOCR = object["ocr"], !(rawOCR is NSNull) {
-            guard let list = rawOCR as? [Any] else {
-                throw issue(.wrongFieldType, element, id: id,
-                            "\"ocr\" is \(Self.typeName(rawOCR)), expected an array of {\"time\": int, \"text\": string}")
-            }
+        switch parsed["ocr"] {
+        case nil, .null?:
+            break
+        case .array(let list)?:
             segments.reserveCapacity(list.count)
             for (position, entry) in list.enumerated() {
-                guard let segment = entry as? [String: Any] else {
+                guard case .object = entry else {
                     throw issue(.wrongFieldType, element, id: id,
-                                "ocr[\(position)] is \(Self.typeName(entry)), expected {\"time\": int, \"text\": string}")
+                                "ocr[\(position)] is \(entry.typeName), expected {\"time\": int, \"text\": string}")
                 }
-                let time = try Self.integer(segment["time"]) ?? {
+                let time: Int
+                switch entry["time"] {
+                case .integer(let value)?: time = value
+                case .double(let value)? where value.rounded() == value && abs(value) < 9e15: time = Int(value)
+                case let other:
                     throw issue(.wrongFieldType, element, id: id,
-                                "ocr[\(position)].time is \(Self.typeName(segment["time"])), expected an integer")
-                }()
-                let rawText = segment["text"]
-                var text = ""
-                if let rawText, !(rawText is NSNull) {
-                    guard let string = rawText as? String, !Self.isBoolean(rawText) else {
-                        throw issue(.wrongFieldType, element, id: id,
-                                    "ocr[\(position)].text is \(Self.typeName(rawText)), expected a string")
-                    }
-                    text = string
+                                "ocr[\(position)].time is \(other?.typeName ?? "absent"), expected an integer")
                 }
-                segments.append(OCRSegment(time: time, text: text))
+                segments.append(OCRSegment(time: time, text: try text(entry["text"], "ocr[\(position)].text") ?? ""))
             }
+        case let other?:
+            throw issue(.wrongFieldType, element, id: id,
+                        "\"ocr\" is \(other.typeName), expected an array of {\"time\": int, \"text\": string}")
         }
         return VideoAnnotation(
-            id: id, categoryId: categoryId, title: try text("title") ?? "", asr: try text("asr") ?? "", ocr: segments)
-    }
-
-    /// An integral JSON number as Int; nil for anything else (absent, null, fractional, string, boolean).
-    private static func integer(_ value: Any?) -> Int? {
-        guard let value, !isBoolean(value), !(value is String) else { return nil }
-        if let int = value as? Int { return int }
-        if let double = value as? Double, double.rounded() == double, abs(double) < 9e15 { return Int(double) }
-        return nil
-    }
-
-    private static func isBoolean(_ value: Any) -> Bool {
-        if value is Bool, !(value is Int) { return true }
-        if let number = value as? NSNumber, String(cString: number.objCType) == "c" { return true }
-        return false
-    }
-
-    static func typeName(_ value: Any?) -> String {
-        guard let value else { return "absent" }
-        switch value {
-        case is NSNull: return "null"
-        case is String: return "a string"
-        case is [Any]: return "an array"
-        case is [String: Any]: return "an object"
-        default: return isBoolean(value) ? "a boolean" : "a number"
-        }
+            id: id, categoryId: categoryId, title: try text(parsed["title"], "\"title\"") ?? "",
+            asr: try text(parsed["asr"], "\"asr\"") ?? "", ocr: segments)
     }
 }
