@@ -112,7 +112,8 @@ public final class ParameterStore: @unchecked Sendable {
         for name in names where Self.matches(name, prefix: prefix) { entries[name]?.group = group }
     }
 
-    static func matches(_ name: String, prefix: String) -> Bool {
+    /// Whether `name` is `prefix` itself or lies under it (`prefix.…`); every name matches "".
+    public static func matches(_ name: String, prefix: String) -> Bool {
         prefix.isEmpty || name == prefix || name.hasPrefix(prefix + ".")
     }
 
@@ -175,6 +176,11 @@ public final class ParameterStore: @unchecked Sendable {
 public struct LoadError: Error, CustomStringConvertible, Sendable {
     public let source: String
     public let problems: [String]
+
+    public init(source: String, problems: [String]) {
+        self.source = source
+        self.problems = problems
+    }
     public var description: String {
         let shown = problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n")
         let more = problems.count > 20 ? "\n  … and \(problems.count - 20) more" : ""

@@ -6,4 +6,9 @@ let vidtagVersion = "0.1.0"
 let vidtagCommands: [ParsableCommand.Type] = [
     DoctorCommand.self,
     MakeDemoCommand.self,
+    TrainCommand.self,
+    EvaluateCommand.self,
+    PredictCommand.self,
+    PrintConfigCommand.self,
+    CheckSubmissionCommand.self,
 ]

@@ -23,8 +23,8 @@ public struct TrainerState: Codable, Sendable, Equatable {
     }
 }
 
-/// A training checkpoint folder: `model.safetensors`, `optimizer.safetensors`, `rng.safetensors` and
-/// `trainer_state.json`. Written atomically as a whole: the files go into `NAME.partial/`, which then
+/// A training checkpoint folder: `model.safetensors`, `optimizer.safetensors`, `rng.safetensors`,
+/// `tricks.safetensors` and `trainer_state.json`. Written atomically as a whole: the files go into `NAME.partial/`, which then
 /// replaces `NAME/` by renames; a crash at any point leaves the previous checkpoint loadable
 /// (`NAME/` or, between the two renames, `NAME.previous/`).
 public struct Checkpoint {
@@ -32,12 +32,16 @@ public struct Checkpoint {
     public var optimizer: [String: Tensor]
     public var rng: [String: Tensor]
     public var state: TrainerState
+    /// State of the tricks (EMA averages), `tricks.safetensors`.
+    public var extras: [String: Tensor]
 
-    public init(model: [String: Tensor], optimizer: [String: Tensor], rng: [String: Tensor], state: TrainerState) {
+    public init(model: [String: Tensor], optimizer: [String: Tensor], rng: [String: Tensor], state: TrainerState,
+                extras: [String: Tensor] = [:]) {
         self.model = model
         self.optimizer = optimizer
         self.rng = rng
         self.state = state
+        self.extras = extras
     }
 
     static let stateFile = "trainer_state.json"
@@ -55,6 +59,8 @@ public struct Checkpoint {
         try afterEachFile("optimizer.safetensors")
         try SafeTensors.save(rng, to: partial.appendingPathComponent("rng.safetensors"))
         try afterEachFile("rng.safetensors")
+        try SafeTensors.save(extras, to: partial.appendingPathComponent("tricks.safetensors"))
+        try afterEachFile("tricks.safetensors")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
         try AtomicFile.write(try encoder.encode(state), to: partial.appendingPathComponent(Self.stateFile))
@@ -90,6 +96,7 @@ public struct Checkpoint {
             model: try SafeTensors.load(folder.appendingPathComponent("model.safetensors")),
             optimizer: try SafeTensors.load(folder.appendingPathComponent("optimizer.safetensors")),
             rng: try SafeTensors.load(folder.appendingPathComponent("rng.safetensors")),
-            state: state)
+            state: state,
+            extras: try SafeTensors.load(folder.appendingPathComponent("tricks.safetensors")))
     }
 }

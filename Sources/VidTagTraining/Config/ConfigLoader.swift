@@ -128,6 +128,13 @@ extension RunConfig {
         try check("train.precision", train.precision, ["fp32", "bf16", "fp16"])
         try check("data.frame_source", data.frameSource, ["features", "frames"])
         try check("data.bad_record_policy", data.badRecordPolicy, ["skip", "stop"])
+        try check("tricks.class_weighting", tricks.classWeighting, ["none", "power", "exponential"])
+        guard (0..<1).contains(tricks.emaDecay) else {
+            throw ConfigError("tricks.ema_decay must be in [0, 1) (0 turns EMA off), got \(tricks.emaDecay)")
+        }
+        guard tricks.fgmEpsilon == 0 || tricks.pgdSteps == 0 else {
+            throw ConfigError("tricks.fgm_epsilon and tricks.pgd_steps are both set: choose FGM or PGD")
+        }
         guard train.batchSize > 0, train.gradientAccumulation > 0 else {
             throw ConfigError("train.batch_size and train.gradient_accumulation must be positive")
         }

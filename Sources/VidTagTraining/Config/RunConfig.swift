@@ -102,9 +102,33 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public init() {}
     }
 
+    /// The training tricks of the WeChat top teams, each off by default (docs/tricks.md).
     public struct TrickSettings: Codable, Sendable, Equatable {
         /// Label smoothing of the cross-entropy.
         public var labelSmoothing = 0.0
+        /// EMA of the weights (0: off; 0.999 typical). Evaluation, the saved model and prediction use it.
+        public var emaDecay = 0.0
+        /// FGM on `adversarial_keys` with this epsilon (0: off).
+        public var fgmEpsilon = 0.0
+        /// PGD on `adversarial_keys`: steps (0: off), ball radius and step size.
+        public var pgdSteps = 0
+        public var pgdEpsilon = 1.0
+        public var pgdAlpha = 0.3
+        /// Parameters perturbed by FGM / PGD, by exact key.
+        public var adversarialKeys = ["bert.embeddings.word_embeddings.weight"]
+        /// Dropout samples averaged in the classifier head (multi-sample dropout; 1: off).
+        public var headSamples = 1
+        /// R-Drop: weight of the symmetric KL between two dropout passes (0: off).
+        public var rdropAlpha = 0.0
+        /// Class weights: `none`, `power` (count^-alpha) or `exponential`, with their alpha.
+        public var classWeighting = "none"
+        public var classWeightAlpha = 0.5
+        /// Weight of the auxiliary video-only head's loss (0: no video head).
+        public var videoLossWeight = 0.0
+        /// Layer-wise learning-rate decay inside BERT (1: off; 0.9 typical).
+        public var layerDecay = 1.0
+        /// Weight snapshots kept at evaluations for SWA (`vidtag average`; 0: none).
+        public var keepSnapshots = 0
 
         public init() {}
     }
@@ -141,5 +165,20 @@ extension RunConfig.TrainSettings {
 }
 
 extension RunConfig.TrickSettings {
-    enum CodingKeys: String, CodingKey { case labelSmoothing = "label_smoothing" }
+    enum CodingKeys: String, CodingKey {
+        case labelSmoothing = "label_smoothing", emaDecay = "ema_decay", fgmEpsilon = "fgm_epsilon"
+        case pgdSteps = "pgd_steps", pgdEpsilon = "pgd_epsilon", pgdAlpha = "pgd_alpha"
+        case adversarialKeys = "adversarial_keys", headSamples = "head_samples", rdropAlpha = "rdrop_alpha"
+        case classWeighting = "class_weighting", classWeightAlpha = "class_weight_alpha"
+        case videoLossWeight = "video_loss_weight", layerDecay = "layer_decay", keepSnapshots = "keep_snapshots"
+    }
+
+    /// The class weighting these settings describe.
+    public var weighting: ClassWeighting {
+        switch classWeighting {
+        case "power": .power(alpha: classWeightAlpha)
+        case "exponential": .exponential(alpha: classWeightAlpha)
+        default: .none
+        }
+    }
 }

@@ -31,6 +31,8 @@ public final class Trainer {
     public let optimizer: AdamW
     public let schedule: LearningRateSchedule
     public var objective: Objective
+    /// The tricks in use (each nil when off).
+    public var tricks = TrickUnits()
     public private(set) var state = TrainerState()
     let scaler: GradScaler?
     let autocastType: DType?
@@ -54,8 +56,9 @@ public final class Trainer {
         let train = config.train
         let groups = GroupLearningRates(
             rates: ["text": train.textLearningRate, "visual": train.visualLearningRate, "head": train.headLearningRate],
-            weightDecay: train.weightDecay)
-        optimizer = AdamW(groups: groups.optimizerGroups(for: model.store))
+            weightDecay: train.weightDecay, layerDecay: config.tricks.layerDecay)
+        let bertLayers = model.store.names.compactMap { GroupLearningRates.bertDepth($0) }.max().map { $0 + 1 } ?? 0
+        optimizer = AdamW(groups: groups.optimizerGroups(for: model.store, bertLayers: bertLayers))
         parameters = optimizer.parameters
         let stepsPerEpoch = max(1, batchesPerEpoch / train.gradientAccumulation)
         let total = train.maxSteps > 0 ? train.maxSteps : stepsPerEpoch * train.epochs
@@ -74,30 +77,55 @@ public final class Trainer {
     // MARK: The training step
 
     /// One optimizer step over `micro` batches (gradient accumulation): forward → loss → backward →
-    /// (unscale, skip on Inf) → clip → step → schedule. Returns the mean loss.
+    /// adversarial pass → (unscale, skip on Inf) → clip → step → averages → schedule. Returns the mean loss.
     public func step(_ micro: [Batch]) throws -> Double {
         var total = 0.0
         for batch in micro {
             let input = batch.input(on: device)
             let labels = batch.labelTensor(on: device)
-            let loss = withAutocast(device, dtype: autocastType ?? .bfloat16, enabled: autocastType != nil) {
-                objective.loss(model.forward(input, train: true), labels: labels)
-            } / Double(micro.count)
-            (scaler?.scaled(loss) ?? loss).backward()
+            let share = 1 / Double(micro.count)
+            let loss = forwardLoss(input, labels) * share
+            backward(loss)
             total += loss.item()
+            if let fgm = tricks.fgm {
+                fgm.withPerturbation { backward(forwardLoss(input, labels) * share) }
+            } else if let pgd = tricks.pgd {
+                pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
+            }
         }
         guard total.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: total) }
-        let learningRateScale = schedule.multiplier(at: state.step)
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
         } else {
             if config.train.clipNorm > 0 { clipGradNorm(parameters, maxNorm: config.train.clipNorm) }
-            optimizer.step(learningRateScale: learningRateScale)
+            optimizer.step(learningRateScale: schedule.multiplier(at: state.step))
             optimizer.zeroGrad()
+            tricks.ema?.update()
         }
         state.step += 1
         for hook in afterStep { hook(self) }
         return total
+    }
+
+    /// The training loss of one batch: one forward pass, or two under R-Drop.
+    func forwardLoss(_ input: VideoBatchInput, _ labels: Tensor) -> Tensor {
+        withAutocast(device, dtype: autocastType ?? .bfloat16, enabled: autocastType != nil) {
+            let first = model.forward(input, train: true)
+            guard let rdrop = tricks.rdrop else { return objective.loss(first, labels: labels) }
+            let second = model.forward(input, train: true)
+            return rdrop.loss(task1: objective.loss(first, labels: labels), task2: objective.loss(second, labels: labels),
+                              logits1: first.logits, logits2: second.logits)
+        }
+    }
+
+    func backward(_ loss: Tensor) {
+        (scaler?.scaled(loss) ?? loss).backward()
+    }
+
+    /// Runs `body` with the weights that are evaluated and saved: the EMA's when it is on.
+    public func withEvaluationWeights<R>(_ body: () throws -> R) rethrows -> R {
+        if let ema = tricks.ema { return try ema.withAveragedWeights(body) }
+        return try body()
     }
 
     // MARK: The loop
@@ -160,26 +188,32 @@ public final class Trainer {
             try saveCheckpoint()
         }
         progress.interrupt()
-        if evaluate == nil { try run.model.saveWeights(store) }
+        if evaluate == nil { try withEvaluationWeights { try run.model.saveWeights(store) } }
         try writePlot()
         return state
     }
 
     func evaluateAndKeepBest(_ evaluate: () throws -> (ChallengeScore, Predictions), log: MetricsLog) throws {
-        let (score, _) = try evaluate()
-        try log.append(MetricsRecord(kind: "eval", step: state.step, epoch: state.epoch, values: [
-            "score": score.mean, "level1_micro_f1": score.level1MicroF1, "level1_macro_f1": score.level1MacroF1,
-            "level2_micro_f1": score.level2MicroF1, "level2_macro_f1": score.level2MacroF1,
-        ]))
-        let better = score.mean > state.bestScore
-        print(String(format: "eval at step %d: score %.4f (l1 micro %.4f macro %.4f, l2 micro %.4f macro %.4f)%@",
-                     state.step, score.mean, score.level1MicroF1, score.level1MacroF1, score.level2MicroF1,
-                     score.level2MacroF1, better ? "  ← best, saved" : ""))
-        if better {
-            state.bestScore = score.mean
-            state.bestStep = state.step
-            try run.model.saveWeights(store)
-            try AtomicFile.write(Data(score.level2.table().utf8), to: run.url.appendingPathComponent("best_report.txt"))
+        try withEvaluationWeights {
+            let (score, _) = try evaluate()
+            try log.append(MetricsRecord(kind: "eval", step: state.step, epoch: state.epoch, values: [
+                "score": score.mean, "level1_micro_f1": score.level1MicroF1, "level1_macro_f1": score.level1MacroF1,
+                "level2_micro_f1": score.level2MicroF1, "level2_macro_f1": score.level2MacroF1,
+            ]))
+            let better = score.mean > state.bestScore
+            print(String(format: "eval at step %d: score %.4f (l1 micro %.4f macro %.4f, l2 micro %.4f macro %.4f)%@",
+                         state.step, score.mean, score.level1MicroF1, score.level1MacroF1, score.level2MicroF1,
+                         score.level2MacroF1, better ? "  ← best, saved" : ""))
+            if better {
+                state.bestScore = score.mean
+                state.bestStep = state.step
+                try run.model.saveWeights(store)
+                try AtomicFile.write(Data(score.level2.table().utf8), to: run.url.appendingPathComponent("best_report.txt"))
+            }
+            if config.tricks.keepSnapshots > 0 {
+                try SnapshotSet(folder: run.snapshotsURL).add(store: store, step: state.step, score: score.mean,
+                                                            keep: config.tricks.keepSnapshots)
+            }
         }
         try writePlot()
     }
@@ -191,7 +225,8 @@ public final class Trainer {
         let optimizerState = optimizer.stateDict()
         var rng = ["default_cpu": Generator.defaultState]
         rng["optimizer_step"] = Tensor([Int64(optimizerState.step)], shape: [1])
-        try Checkpoint(model: store.stateDict(), optimizer: optimizerState.tensors, rng: rng, state: state)
+        try Checkpoint(model: store.stateDict(), optimizer: optimizerState.tensors, rng: rng, state: state,
+                       extras: tricks.ema?.stateDict() ?? [:])
             .write(to: run.checkpointURL)
     }
 
@@ -202,6 +237,7 @@ public final class Trainer {
         let step = checkpoint.rng["optimizer_step"].map { $0.intItem() } ?? checkpoint.state.step
         try optimizer.load(tensors: checkpoint.optimizer, step: step)
         if let rng = checkpoint.rng["default_cpu"] { Generator.restoreDefault(rng) }
+        if let ema = tricks.ema { try ema.load(checkpoint.extras) }
         let planned = state.totalSteps
         state = checkpoint.state
         state.totalSteps = planned
@@ -226,9 +262,25 @@ public struct RunFolder {
     public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
     public var plotURL: URL { url.appendingPathComponent("curves.svg") }
     public var splitURL: URL { url.appendingPathComponent("folds.json") }
+    public var snapshotsURL: URL { url.appendingPathComponent("snapshots") }
 
     /// Whether a run already lives here.
     public var holdsRun: Bool {
         FileManager.default.fileExists(atPath: configURL.path) || FileManager.default.fileExists(atPath: metricsURL.path)
+    }
+}
+
+/// The tricks a trainer applies; nil when off.
+public struct TrickUnits {
+    public var ema: ExponentialMovingAverage?
+    public var fgm: FGM?
+    public var pgd: PGD?
+    public var rdrop: RDrop?
+
+    public init(ema: ExponentialMovingAverage? = nil, fgm: FGM? = nil, pgd: PGD? = nil, rdrop: RDrop? = nil) {
+        self.ema = ema
+        self.fgm = fgm
+        self.pgd = pgd
+        self.rdrop = rdrop
     }
 }

@@ -86,7 +86,9 @@ public struct TrainingSession {
 
         let trainer = Trainer(config: config, run: run, model: model, labels: labels, device: device,
                               batchesPerEpoch: trainLoader.batchesPerEpoch,
-                              objective: Objective(labelSmoothing: config.tricks.labelSmoothing))
+                              objective: try objective(index: index, positions: trainPositions, classes: labels.level2Count,
+                                                       device: device))
+        trainer.tricks = try tricks(store: store)
         trainer.stopAfterStep = stopAfterStep
         try prepare(trainer)
         let evaluate: (() throws -> (ChallengeScore, Predictions))? = heldOutPositions.isEmpty ? nil : {
@@ -195,9 +197,36 @@ public struct TrainingSession {
         return FusionConfig(
             modelType: settings.kind, modalities: modalities, classes: classes, featureSize: config.data.featureSize,
             maxFrames: config.data.maxFrames, pooling: settings.pooling, dropout: settings.dropout,
+            headSamples: config.tricks.headSamples, videoHead: config.tricks.videoLossWeight > 0,
             nextvladClusters: settings.nextvladClusters, nextvladGroups: settings.nextvladGroups,
             nextvladExpansion: settings.nextvladExpansion, nextvladOutput: settings.nextvladOutput,
             fusionSize: settings.fusionSize, seReduction: settings.seReduction, textConfig: text)
+    }
+
+    /// The loss: label smoothing, class weights from the training labels, the video head's weight.
+    func objective(index: VideoIndex, positions: [Int], classes: Int, device: Device) throws -> Objective {
+        var counts = [Int](repeating: 0, count: classes)
+        for position in positions { if let label = index.label(at: position) { counts[label] += 1 } }
+        let weights = config.tricks.weighting.weights(counts: counts).map { Tensor($0, shape: [classes]).to(device, .float32) }
+        return Objective(classWeights: weights, labelSmoothing: config.tricks.labelSmoothing,
+                         videoLossWeight: config.tricks.videoLossWeight)
+    }
+
+    /// The trick units the config switches on.
+    func tricks(store: ParameterStore) throws -> TrickUnits {
+        let settings = config.tricks
+        var units = TrickUnits()
+        if settings.emaDecay > 0 { units.ema = ExponentialMovingAverage(store: store, decay: settings.emaDecay) }
+        if settings.fgmEpsilon > 0 {
+            units.fgm = FGM(target: try AdversarialTarget(store: store, keys: settings.adversarialKeys),
+                            epsilon: settings.fgmEpsilon)
+        }
+        if settings.pgdSteps > 0 {
+            units.pgd = PGD(target: try AdversarialTarget(store: store, keys: settings.adversarialKeys),
+                            epsilon: settings.pgdEpsilon, alpha: settings.pgdAlpha, steps: settings.pgdSteps)
+        }
+        if settings.rdropAlpha > 0 { units.rdrop = RDrop(alpha: settings.rdropAlpha) }
+        return units
     }
 
     func loadPretrainedText(into model: VideoClassifier) throws {
