@@ -3,6 +3,7 @@ import ArgumentParser
 /// Every benchmark subcommand, one file each in bench/swift/.
 let benchmarkCommands: [ParsableCommand.Type] = [
     AnnotationReadBench.self,
+    BertBench.self,
     FeatureReadBench.self,
     FramesBench.self,
     TokenizerBench.self,
