@@ -11,4 +11,6 @@ let vidtagCommands: [ParsableCommand.Type] = [
     PredictCommand.self,
     PrintConfigCommand.self,
     CheckSubmissionCommand.self,
+    TuneBoostCommand.self,
+    AverageCommand.self,
 ]

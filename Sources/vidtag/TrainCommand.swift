@@ -20,6 +20,8 @@ struct TrainCommand: ParsableCommand {
     @Option(help: "JSON config file (keys as `vidtag print-config` shows).") var config: String?
     @Option(name: .customLong("set"), help: "Override a config key: --set train.epochs=5 (repeatable).")
     var overrides: [String] = []
+    @Option(help: "Train K models on K stratified folds (seed + k each) and score their out-of-fold predictions.")
+    var folds: Int?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
     @Flag(help: "Replace a run already in --out.") var force = false
     @Option(help: .hidden) var stopAfterStep: Int?
@@ -39,6 +41,12 @@ struct TrainCommand: ParsableCommand {
             }
         } else {
             config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
+        }
+        if let folds {
+            let (score, _) = try KFoldTraining(config: config, data: DataRoot(path: data), run: run, folds: folds).train()
+            print("out-of-fold score of \(folds) folds: \(score.summary)")
+            print("ensemble: vidtag predict --model \(run.url.path) (averages the \(folds) fold models)")
+            return
         }
         var session = TrainingSession(config: config, data: DataRoot(path: data), run: run)
         session.stopAfterStep = stopAfterStep

@@ -263,6 +263,8 @@ public struct RunFolder {
     public var plotURL: URL { url.appendingPathComponent("curves.svg") }
     public var splitURL: URL { url.appendingPathComponent("folds.json") }
     public var snapshotsURL: URL { url.appendingPathComponent("snapshots") }
+    /// The best model's predictions of the held-out fold.
+    public var outOfFoldURL: URL { url.appendingPathComponent("oof.safetensors") }
 
     /// Whether a run already lives here.
     public var holdsRun: Bool {

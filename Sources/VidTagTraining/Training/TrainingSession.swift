@@ -27,6 +27,8 @@ public struct TrainingSession {
     public var fold = 0
     /// How many folds the labelled split is cut into (1 / validation fraction when 0).
     public var foldCount = 0
+    /// A folds file shared by the runs of a K-fold training (default: the run's own `folds.json`).
+    public var foldsURL: URL?
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
     /// Extra configuration of the trainer before it runs (tricks hook in here).
@@ -98,7 +100,14 @@ public struct TrainingSession {
             return (try predictions.score(labelSpace: labels), predictions)
         }
         let state = try trainer.fit(loader: trainLoader, evaluate: evaluate)
-        return Outcome(state: state, score: nil, predictions: nil)
+        guard stopAfterStep == nil || state.step >= state.totalSteps, let evaluate else {
+            return Outcome(state: state, score: nil, predictions: nil)
+        }
+        // The best weights' held-out predictions: out-of-fold predictions for ensembles and boost tuning.
+        try store.load(try SafeTensors.load(run.model.weightsURL), strict: true, source: run.model.weightsURL.path)
+        let (score, predictions) = try evaluate()
+        try predictions.save(to: run.outOfFoldURL)
+        return Outcome(state: state, score: score, predictions: predictions)
     }
 
     var budgets: TextBudgets {
@@ -163,14 +172,16 @@ public struct TrainingSession {
         guard count > 1 else { return (labelled, []) }
         let ids = labelled.map { index.ids[$0] }
         let folds: FoldAssignment
-        if FileManager.default.fileExists(atPath: run.splitURL.path) {
-            folds = try FoldAssignment.read(from: run.splitURL, expectedIds: ids)
+        let foldsURL = self.foldsURL ?? run.splitURL
+        if FileManager.default.fileExists(atPath: foldsURL.path) {
+            folds = try FoldAssignment.read(from: foldsURL, expectedIds: ids)
         } else {
             folds = try FoldAssignment.stratified(
                 ids: ids, labels: labelled.map { labels.level2Ids[index.label(at: $0)!] }, foldCount: count,
                 seed: UInt64(config.seed))
-            try folds.write(to: run.splitURL)
+            try folds.write(to: foldsURL)
         }
+        if foldsURL != run.splitURL { try folds.write(to: run.splitURL) }
         let heldOutIds = Set(folds.validationIds(fold: fold))
         return (labelled.filter { !heldOutIds.contains(index.ids[$0]) }, labelled.filter { heldOutIds.contains(index.ids[$0]) })
     }
@@ -243,3 +254,70 @@ public struct TrainingSession {
     }
 }
 
+
+/// K models on K stratified folds of the labelled split, each with its own seed (`seed + k`), in
+/// `RUN/fold-k/`; their out-of-fold predictions together score the recipe and tune the small-class boost.
+public struct KFoldTraining {
+    public let config: RunConfig
+    public let data: DataRoot
+    public let run: RunFolder
+    public let folds: Int
+
+    public init(config: RunConfig, data: DataRoot, run: RunFolder, folds: Int) {
+        self.config = config
+        self.data = data
+        self.run = run
+        self.folds = folds
+    }
+
+    public func train() throws -> (score: ChallengeScore, outOfFold: Predictions) {
+        guard folds >= 2 else { throw ConfigError("--folds \(folds): K-fold needs at least 2 folds") }
+        try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
+        try AtomicFile.write(Data(try config.jsonText().utf8), to: run.configURL)
+        var members: [Predictions] = []
+        for fold in 0..<folds {
+            var foldConfig = config
+            foldConfig.seed = config.seed + fold
+            print("== fold \(fold + 1) of \(folds) (seed \(foldConfig.seed)) ==")
+            var session = TrainingSession(config: foldConfig, data: data, run: RunFolder(run.url.appendingPathComponent("fold-\(fold)")))
+            session.fold = fold
+            session.foldCount = folds
+            session.foldsURL = run.splitURL
+            guard let predictions = try session.train().predictions else {
+                throw TrainingError.noTrainingData("fold \(fold) has no held-out videos")
+            }
+            members.append(predictions)
+        }
+        let outOfFold = Predictions(ids: members.flatMap(\.ids), probabilities: members.flatMap(\.probabilities),
+                                    classes: members[0].classes, labels: members.flatMap(\.labels))
+        try outOfFold.save(to: run.outOfFoldURL)
+        let labels = try TrainingSession.labelSpace(for: data)
+        let score = try outOfFold.score(labelSpace: labels)
+        try KFoldManifest(members: (0..<folds).map { "fold-\($0)" }, outOfFoldScore: score.mean).save(in: run.url)
+        return (score, outOfFold)
+    }
+}
+
+/// `ensemble.json` of a K-fold run: its member model folders (relative) and the out-of-fold score.
+public struct KFoldManifest: Codable, Sendable {
+    public var members: [String]
+    public var outOfFoldScore: Double
+
+    enum CodingKeys: String, CodingKey { case members, outOfFoldScore = "out_of_fold_score" }
+
+    public static let fileName = "ensemble.json"
+
+    public func save(in folder: URL) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try AtomicFile.write(try encoder.encode(self), to: folder.appendingPathComponent(Self.fileName))
+    }
+
+    /// The member folders of `folder` when it is a K-fold run, else nil.
+    public static func members(of folder: URL) throws -> [URL]? {
+        let url = folder.appendingPathComponent(fileName)
+        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
+        let manifest = try JSONDecoder().decode(KFoldManifest.self, from: Data(contentsOf: url))
+        return manifest.members.map { folder.appendingPathComponent($0) }
+    }
+}
