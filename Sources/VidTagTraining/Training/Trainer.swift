@@ -145,12 +145,16 @@ public final class Trainer {
         let started = Date()
         var samplesSinceStart = 0
         var runningLoss: Double?
+        var dataWait = 0.0
 
         while state.step < state.totalSteps {
             var micro: [Batch] = []
             let stream = loader.batches(from: LoaderPosition(epoch: state.epoch, batch: state.batchInEpoch))
             defer { stream.close() }
+            var waitStarted = Date()
             while let batch = try stream.next() {
+                dataWait += Date().timeIntervalSince(waitStarted)
+                defer { waitStarted = Date() }
                 micro.append(batch)
                 guard micro.count == accumulation else { continue }
                 let loss = try step(micro)
@@ -161,7 +165,8 @@ public final class Trainer {
                 let rate = Double(samplesSinceStart) / max(Date().timeIntervalSince(started), 1e-9)
                 let learningRate = config.train.textLearningRate * schedule.multiplier(at: state.step - 1)
                 try log.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch,
-                                             values: ["loss": loss, "lr": learningRate, "samples_per_second": rate]))
+                                             values: ["loss": loss, "lr": learningRate, "samples_per_second": rate,
+                                                      "data_wait_fraction": dataWait / max(Date().timeIntervalSince(started), 1e-9)]))
                 progress.update(step: state.step, epoch: state.epoch, loss: runningLoss!, samplesPerSecond: rate,
                                 learningRate: learningRate)
                 let lastStep = state.step >= state.totalSteps

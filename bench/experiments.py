@@ -1,0 +1,112 @@
+"""Runs vidtag training experiments on the demo data and writes a markdown table of held-out scores.
+
+Each experiment is a named list of `--set` overrides applied on top of a shared base; each runs for every
+seed. The held-out (fold 0) scores are read from the run's metrics.jsonl (the best evaluation), the
+training time from the wall clock. Used by bench/quality.sh (issue: training run) and bench/ablation.sh
+(issue: tricks).
+
+Usage: experiments.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE --experiments NAME
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+BASE = [
+    "model.kind=single_stream", "model.layers=2", "model.hidden=128", "model.heads=4", "model.intermediate=256",
+    "data.title_tokens=24", "data.asr_tokens=24", "data.ocr_tokens=16", "data.max_frames=8",
+    "train.epochs=4", "train.batch_size=32", "train.threads=2", "train.log_every=1000",
+]
+
+EXPERIMENTS = {
+    "quality": [
+        ("fused (single-stream, text + frames)", []),
+        ("text only", ["model.modalities=text"]),
+        ("frames only", ["model.modalities=frames"]),
+        ("baseline (BERT + NeXtVLAD + SE)", ["model.kind=baseline", "model.nextvlad_clusters=16",
+                                              "model.nextvlad_groups=4", "model.nextvlad_output=256",
+                                              "model.fusion_size=256"]),
+    ],
+    "ablation": [
+        ("plain", []),
+        ("+ EMA 0.99", ["tricks.ema_decay=0.99"]),
+        ("+ FGM ε=0.5", ["tricks.fgm_epsilon=0.5"]),
+        ("+ PGD 3 steps", ["tricks.pgd_steps=3", "tricks.pgd_epsilon=0.5", "tricks.pgd_alpha=0.2"]),
+        ("+ multi-sample dropout ×4", ["tricks.head_samples=4"]),
+        ("+ R-Drop α=1", ["tricks.rdrop_alpha=1"]),
+        ("+ class weights count^-0.3", ["tricks.class_weighting=power", "tricks.class_weight_alpha=0.3"]),
+        ("+ label smoothing 0.1", ["tricks.label_smoothing=0.1"]),
+        ("+ video head (loss ×0.5)", ["tricks.video_loss_weight=0.5"]),
+        ("+ layer-wise lr decay 0.9", ["tricks.layer_decay=0.9"]),
+        ("full recipe", ["tricks.ema_decay=0.99", "tricks.fgm_epsilon=0.5", "tricks.head_samples=4",
+                         "tricks.class_weighting=power", "tricks.class_weight_alpha=0.3",
+                         "tricks.video_loss_weight=0.5", "tricks.layer_decay=0.9"]),
+    ],
+}
+
+
+def best_eval(metrics_path):
+    best = None
+    with open(metrics_path) as f:
+        for line in f:
+            record = json.loads(line)
+            if record["kind"] == "eval" and (best is None or record["values"]["score"] > best["score"]):
+                best = record["values"]
+    return best
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--vidtag", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--seeds", default="1,2,3")
+    p.add_argument("--table", required=True)
+    p.add_argument("--experiments", choices=EXPERIMENTS.keys(), required=True)
+    p.add_argument("--extra", action="append", default=[], help="more --set overrides for every run")
+    a = p.parse_args()
+    seeds = [int(s) for s in a.seeds.split(",")]
+    rows = []
+    for name, overrides in EXPERIMENTS[a.experiments]:
+        results = []
+        for seed in seeds:
+            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
+            run = os.path.join(a.out, f"{slug}-seed{seed}")
+            sets = BASE + a.extra + overrides + [f"seed={seed}"]
+            command = [a.vidtag, "train", "--data", a.data, "--out", run, "--force"]
+            for s in sets:
+                command += ["--set", s]
+            started = time.time()
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            seconds = time.time() - started
+            values = best_eval(os.path.join(run, "metrics.jsonl"))
+            values["seconds"] = seconds
+            results.append(values)
+            print(f"{name} seed {seed}: score {values['score']:.4f}, l2 macro {values['level2_macro_f1']:.4f}, "
+                  f"{seconds:.0f} s", flush=True)
+        rows.append((name, overrides, results))
+
+    def cell(results, key):
+        values = [r[key] for r in results]
+        spread = statistics.stdev(values) if len(values) > 1 else 0.0
+        return f"{statistics.mean(values):.4f} ± {spread:.4f}"
+
+    plain_seconds = statistics.mean(r["seconds"] for r in rows[0][2])
+    lines = [f"| experiment | score (mean ± sd, {len(seeds)} seeds) | level-1 macro F1 | level-2 macro F1 | "
+             f"level-2 micro F1 | time vs first row | overrides |",
+             "|---|---|---|---|---|---|---|"]
+    for name, overrides, results in rows:
+        seconds = statistics.mean(r["seconds"] for r in results)
+        lines.append(f"| {name} | {cell(results, 'score')} | {cell(results, 'level1_macro_f1')} | "
+                     f"{cell(results, 'level2_macro_f1')} | {cell(results, 'level2_micro_f1')} | "
+                     f"{seconds / plain_seconds:.2f}× | {' '.join(overrides) or '—'} |")
+    with open(a.table, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
