@@ -97,9 +97,10 @@ extension Tensor {
     public func crossEntropy(_ target: Tensor, weight: Tensor? = nil, reduction: Reduction = .mean,
                              ignoreIndex: Int = -100, labelSmoothing: Double = 0) -> Tensor {
         withExtendedLifetime(weight) {
-            produce("crossEntropy") {
-                ct_cross_entropy(handle, target.handle, weight?.handle, reduction.rawValue, Int64(ignoreIndex),
-                                 labelSmoothing, $0)
+            reduced(reduction) { code in
+                produce("crossEntropy") {
+                    ct_cross_entropy(handle, target.handle, weight?.handle, code, Int64(ignoreIndex), labelSmoothing, $0)
+                }
             }
         }
     }
@@ -108,10 +109,17 @@ extension Tensor {
         produce("klDiv") { ct_kl_div(handle, target.handle, reduction.rawValue, logTarget, $0) }
     }
     public func mseLoss(_ target: Tensor, reduction: Reduction = .mean) -> Tensor {
-        produce("mseLoss") { ct_mse_loss(handle, target.handle, reduction.rawValue, $0) }
+        reduced(reduction) { code in produce("mseLoss") { ct_mse_loss(handle, target.handle, code, $0) } }
     }
     public func binaryCrossEntropyWithLogits(_ target: Tensor, reduction: Reduction = .mean) -> Tensor {
-        produce("bceWithLogits") { ct_bce_with_logits(handle, target.handle, reduction.rawValue, $0) }
+        reduced(reduction) { code in produce("bceWithLogits") { ct_bce_with_logits(handle, target.handle, code, $0) } }
+    }
+
+    /// libtorch's losses other than kl_div know only none / mean / sum: `.batchMean` is their sum divided
+    /// by the batch size (dimension 0).
+    private func reduced(_ reduction: Reduction, _ loss: (Int32) -> Tensor) -> Tensor {
+        guard reduction == .batchMean else { return loss(reduction.rawValue) }
+        return loss(Reduction.sum.rawValue) / Double(Swift.max(size(0), 1))
     }
 }
 

@@ -78,21 +78,26 @@ public struct SafeTensorsFile: Sendable {
             guard let dtype = Self.dtypeNames[dtypeName] else {
                 throw fail("unknown dtype \(dtypeName) (vidtag reads \(Self.dtypeNames.keys.sorted().joined(separator: ", ")))", tensor: name)
             }
-            guard let shapeValues = info["shape"] as? [NSNumber], shapeValues.allSatisfy({ $0.intValue >= 0 }) else {
+            guard let shape = Self.integers(info["shape"]), shape.allSatisfy({ $0 >= 0 }) else {
                 throw fail("shape is not a list of non-negative integers", tensor: name)
             }
-            guard let offsets = info["data_offsets"] as? [NSNumber], offsets.count == 2 else {
+            guard let offsets = Self.integers(info["data_offsets"]), offsets.count == 2 else {
                 throw fail("data_offsets is not [begin, end]", tensor: name)
             }
-            let shape = shapeValues.map(\.intValue)
-            let begin = offsets[0].intValue
-            let end = offsets[1].intValue
+            let begin = offsets[0]
+            let end = offsets[1]
             guard begin >= 0, end >= begin, end <= dataLength else {
                 throw fail("data_offsets [\(begin), \(end)] out of range (data section is \(dataLength) bytes)", tensor: name)
             }
-            let expected = shape.reduce(1, *) * dtype.byteSize
-            guard expected == end - begin else {
-                throw fail("shape \(shape) of \(dtypeName) needs \(expected) bytes, data_offsets give \(end - begin)", tensor: name)
+            let expected = shape.reduce(Optional(dtype.byteSize)) { total, size in
+                total.flatMap { total in
+                    let (product, overflow) = total.multipliedReportingOverflow(by: size)
+                    return overflow ? nil : product
+                }
+            }
+            guard let expected, expected == end - begin else {
+                let needed = expected.map { "\($0)" } ?? "more than \(Int.max)"
+                throw fail("shape \(shape) of \(dtypeName) needs \(needed) bytes, data_offsets give \(end - begin)", tensor: name)
             }
             entries[name] = Entry(name: name, dtype: dtype, shape: shape, range: begin..<end)
         }
@@ -105,6 +110,18 @@ public struct SafeTensorsFile: Sendable {
         self.entries = entries
         self.data = data
         self.dataStart = headerEnd
+    }
+
+    /// The elements of a JSON list of whole numbers; nil when one is fractional or too large for an Int.
+    static func integers(_ value: Any?) -> [Int]? {
+        guard let numbers = value as? [NSNumber] else { return nil }
+        var result: [Int] = []
+        for number in numbers {
+            let approximate = number.doubleValue
+            guard approximate.rounded() == approximate, Swift.abs(approximate) < 0x1p62 else { return nil }
+            result.append(number.intValue)
+        }
+        return result
     }
 
     /// Tensor names, sorted.

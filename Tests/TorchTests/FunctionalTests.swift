@@ -181,6 +181,8 @@ struct FunctionalTests {
             expectValues(logits.crossEntropy(target), [(first + second) / 2])
             expectValues(logits.crossEntropy(target, reduction: .none), [first, second])
             expectValues(logits.crossEntropy(Tensor([2, -100] as [Int64])), [first], "ignored rows leave the mean")
+            expectValues(logits.crossEntropy(Tensor([2, -100] as [Int64]), reduction: .batchMean), [first / 2],
+                         "batchMean divides the sum by the batch size, ignored rows included")
             let weights = f64([3, 1, 1])
             expectValues(logits.crossEntropy(target, weight: weights), [(first + 3 * second) / 4],
                          "weighted mean divides by the weights of the targets")
@@ -211,6 +213,7 @@ struct FunctionalTests {
             expectValues(a.mseLoss(b), [2])
             expectValues(a.mseLoss(b, reduction: .sum), [8])
             expectValues(a.mseLoss(b, reduction: .none), [0, 4, 4, 0])
+            expectValues(a.mseLoss(b, reduction: .batchMean), [4], "sum over the batch size")
 
             let cosine = a.cosineSimilarity(b)
             expectValues(cosine, [1 / 5.0.squareRoot(), 31 / (5 * 41.0.squareRoot())], shape: [2])
@@ -226,6 +229,8 @@ struct FunctionalTests {
             let targets = f64(reference.losses.probability_targets, reference.losses.logits_shape).sigmoid()
             expectValues(logits.binaryCrossEntropyWithLogits(targets), [reference.losses.bce_with_logits_mean],
                          tolerance: 1e-12)
+            expectValues(logits.binaryCrossEntropyWithLogits(targets, reduction: .batchMean),
+                         [reference.losses.bce_with_logits_mean * 5], tolerance: 1e-12, "20 elements over 4 rows")
         }
     }
 }

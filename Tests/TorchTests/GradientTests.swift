@@ -135,6 +135,7 @@ struct GradientTests {
             $0[0].crossEntropy(classTargets, weight: classWeights, labelSmoothing: 0.1)
         },
         GradientCase("crossEntropy sum", [[4, 5]]) { $0[0].crossEntropy(classTargets, reduction: .sum) },
+        GradientCase("crossEntropy batchMean", [[4, 5]]) { $0[0].crossEntropy(classTargets, reduction: .batchMean) },
         GradientCase("crossEntropy probabilities", [[3, 4], [3, 4]]) {
             $0[0].crossEntropy($0[1].softmax(dim: 1), labelSmoothing: 0.05)
         },

@@ -65,6 +65,23 @@ struct CorruptSafeTensors: Sendable, CustomTestStringConvertible {
             bytes: file(header: #"{"w":{"dtype":"F32","shape":[-4],"data_offsets":[0,16]}}"#, data: sixteenBytes),
             expectedProblem: "shape is not a list of non-negative integers", tensor: "w"),
         CorruptSafeTensors(
+            name: "fractional dimension",
+            bytes: file(header: #"{"w":{"dtype":"F32","shape":[2.5],"data_offsets":[0,8]}}"#, data: sixteenBytes),
+            expectedProblem: "shape is not a list of non-negative integers", tensor: "w"),
+        CorruptSafeTensors(
+            name: "shape whose byte count overflows",
+            bytes: file(header: #"{"w":{"dtype":"F32","shape":[2305843009213693952,4],"data_offsets":[0,8]}}"#,
+                        data: sixteenBytes),
+            expectedProblem: "shape [2305843009213693952, 4] of F32 needs more than 9223372036854775807 bytes", tensor: "w"),
+        CorruptSafeTensors(
+            name: "offset beyond any integer",
+            bytes: file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0,1e30]}}"#, data: sixteenBytes),
+            expectedProblem: "data_offsets is not [begin, end]", tensor: "w"),
+        CorruptSafeTensors(
+            name: "fractional offset",
+            bytes: file(header: #"{"w":{"dtype":"F32","shape":[2],"data_offsets":[0.5,8.5]}}"#, data: sixteenBytes),
+            expectedProblem: "data_offsets is not [begin, end]", tensor: "w"),
+        CorruptSafeTensors(
             name: "missing dtype", bytes: file(header: #"{"w":{"shape":[4],"data_offsets":[0,16]}}"#, data: sixteenBytes),
             expectedProblem: "no dtype", tensor: "w"),
         CorruptSafeTensors(
