@@ -6,5 +6,6 @@ let benchmarkCommands: [ParsableCommand.Type] = [
     BertBench.self,
     FeatureReadBench.self,
     FramesBench.self,
+    LoaderBench.self,
     TokenizerBench.self,
 ]

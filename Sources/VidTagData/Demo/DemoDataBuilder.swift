@@ -83,7 +83,7 @@ public struct DemoDataBuilder: Sendable {
         let counts = [configuration.labeledCount, configuration.unlabeledCount, configuration.testCount]
         let plans = planSplits(counts: counts)
         let projection = DemoFeatureProjection(dimension: configuration.featureDimension)
-        let atlas = DigitAtlas(material: material, side: configuration.frameSide)
+        let atlas = DigitAtlas(material: material, side: configuration.frameSide, imagesPerDigit: configuration.imagesPerDigit)
         var splitSummaries: [DemoDataSummary.SplitSummary] = []
         var testTruth: [(id: String, categoryId: String)] = []
         for (splitIndex, name) in Self.splitNames.enumerated() {
@@ -220,7 +220,7 @@ public struct DemoDataBuilder: Sendable {
             : configuration.framesPerVideo.lowerBound
                 + generator.uniform(below: configuration.framesPerVideo.count)
         let tint = (0..<3).map { _ in Float(0.6) + 0.4 * Float(generator.next() >> 40) / Float(1 << 24) }
-        let images = material.digitImages[demoClass.digit]
+        let images = material.digitImages[demoClass.digit].prefix(configuration.imagesPerDigit)
         let upscaledImages = atlas.images[demoClass.digit]
         let side = DemoMaterial.digitSide
         let frameSide = configuration.frameSide
@@ -257,13 +257,25 @@ public struct DemoDataBuilder: Sendable {
                 }
             }
             var jpeg = try JPEG.encode(RGBImage(width: frameSide, height: frameSide, pixels: pixels), quality: configuration.jpegQuality)
-            if video.isCorrupt && frame == frameCount / 2 { jpeg = jpeg.prefix(jpeg.count / 3) }
+            if video.isCorrupt && frame == frameCount / 2 { jpeg = Self.truncatedInScan(jpeg) }
             try zip.add(name: String(format: "%03d.jpg", frame), data: jpeg)
         }
         try zip.finish()
         let member = Npy.encode(
             values: featureValues, shape: [frameCount, configuration.featureDimension], dtype: .float16)
         return GeneratedVideo(annotation: annotation, featureMember: member, frameCount: frameCount)
+    }
+
+    /// The JPEG cut halfway through its entropy-coded data: the headers stay whole, so decoders report
+    /// "premature end" (what a truncated download looks like).
+    static func truncatedInScan(_ jpeg: Data) -> Data {
+        let bytes = [UInt8](jpeg)
+        var scanStart = bytes.count / 2
+        for position in 0..<(bytes.count - 3) where bytes[position] == 0xFF && bytes[position + 1] == 0xDA {
+            scanStart = position + 2 + (Int(bytes[position + 2]) << 8 | Int(bytes[position + 3]))
+            break
+        }
+        return jpeg.prefix(scanStart + (bytes.count - scanStart) / 2)
     }
 
     private func chance(_ probability: Double, _ generator: inout SplitMix64) -> Bool {
@@ -328,11 +340,11 @@ struct DigitAtlas: Sendable {
     /// `images[digit][image]`: `side * side` grey bytes.
     let images: [[[UInt8]]]
 
-    init(material: DemoMaterial, side: Int) {
+    init(material: DemoMaterial, side: Int, imagesPerDigit: Int) {
         let digitSide = DemoMaterial.digitSide
         let upscaled = Mutex<[[[UInt8]]]>(material.digitImages.map { [[UInt8]](repeating: [], count: $0.count) })
         DispatchQueue.concurrentPerform(iterations: material.digitImages.count) { digit in
-            let images = material.digitImages[digit].map { grey in
+            let images = material.digitImages[digit].prefix(imagesPerDigit).map { grey in
                 let rgb = RGBImage(width: digitSide, height: digitSide, pixels: grey.flatMap { [$0, $0, $0] })
                 let resized = BilinearResampler.resize(rgb, width: side, height: side)
                 return stride(from: 0, to: resized.pixels.count, by: 3).map { resized.pixels[$0] }

@@ -23,13 +23,16 @@ public struct DemoDataConfiguration: Sendable, Equatable, Codable {
     public var emptyTextFraction: Double
     /// Width of the frame feature vectors in `zip_feats`.
     public var featureDimension: Int
+    /// How many of the (500) MNIST images of each digit frames are drawn from (the first ones in file order).
+    public var imagesPerDigit: Int
 
     public init(
         seed: UInt64 = 0, labeledCount: Int = 6000, unlabeledCount: Int = 5000, testCount: Int = 1000,
         frameSide: Int = 112, framesPerVideo: ClosedRange<Int> = 4...16, jpegQuality: Int = 90,
         emptyClipFraction: Double = 0.02, corruptClipsPerSplit: Int = 2, emptyTextFraction: Double = 0.1,
-        featureDimension: Int = 768
+        featureDimension: Int = 768, imagesPerDigit: Int = 500
     ) {
+        self.imagesPerDigit = imagesPerDigit
         self.seed = seed
         self.labeledCount = labeledCount
         self.unlabeledCount = unlabeledCount
@@ -46,12 +49,12 @@ public struct DemoDataConfiguration: Sendable, Equatable, Codable {
     /// The default demo: 6,000 labelled, 5,000 unlabelled and 1,000 test videos at 112 px.
     public static let standard = DemoDataConfiguration()
 
-    /// A small build for tests (a second or two): 200 labelled, 60 unlabelled, 40 test videos at 56 px,
-    /// 2–8 frames, still with empty clips (at least one per split) and one corrupt frame per split.
+    /// A small build for tests: 200 labelled, 60 unlabelled, 40 test videos at 56 px, 2–8 frames drawn
+    /// from 20 images per digit, still with empty clips (at least one per split) and one corrupt frame per split.
     public static func tiny(seed: UInt64 = 0) -> DemoDataConfiguration {
         DemoDataConfiguration(
             seed: seed, labeledCount: 200, unlabeledCount: 60, testCount: 40, frameSide: 56, framesPerVideo: 2...8,
-            corruptClipsPerSplit: 1)
+            corruptClipsPerSplit: 1, imagesPerDigit: 20)
     }
 
     func validate() throws {
@@ -70,6 +73,7 @@ public struct DemoDataConfiguration: Sendable, Equatable, Codable {
         guard (0.0...1.0).contains(emptyClipFraction), (0.0...1.0).contains(emptyTextFraction) else {
             throw fail("fractions must lie within 0...1 (empty clips \(emptyClipFraction), empty text \(emptyTextFraction))")
         }
+        guard imagesPerDigit >= 1 else { throw fail("images per digit \(imagesPerDigit) must be at least 1") }
         guard corruptClipsPerSplit >= 0, featureDimension > 0 else {
             throw fail("corrupt clips \(corruptClipsPerSplit) must be 0 or more and feature dimension \(featureDimension) positive")
         }

