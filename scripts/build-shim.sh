@@ -24,14 +24,12 @@ if [ -z "${LIBTORCH:-}" ] && [ -f "$torch_dir/lib/libtorch_cuda.so" ] && ! ls "$
   link_torch=""
 fi
 
-key="$(cat "$root/shim/ctorch.cpp" "$root/shim/ctorch.h" | sha1sum | cut -c1-16)-$(cat "$torch_dir/include/torch/csrc/api/include/torch/version.h" | sha1sum | cut -c1-8)-$torch_dir"
+key="$(cat "$root/shim/ctorch.cpp" "$root/shim/ctorch.h" "$0" | sha1sum | cut -c1-16)-$(cat "$torch_dir/include/torch/csrc/api/include/torch/version.h" | sha1sum | cut -c1-8)-$torch_dir"
 if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
   exit 0
 fi
 mkdir -p "$out_dir"
-std="-std=c++17"
-major_minor="$(sed -n 's/.*TORCH_VERSION_MINOR \([0-9]*\).*/\1/p' "$torch_dir/include/torch/csrc/api/include/torch/version.h")"
-[ "${major_minor:-0}" -ge 14 ] && std="-std=c++20"
+std="-std=c++20"
 echo "build-shim: compiling shim/ctorch.cpp against $torch_dir"
 g++ $std -O2 -fPIC -shared -fvisibility=hidden -D_GLIBCXX_USE_CXX11_ABI=1 \
   -I"$torch_dir/include" -I"$torch_dir/include/torch/csrc/api/include" \

@@ -685,13 +685,13 @@ ct_status ct_foreach_lerp_(ct_tensor *const *ts, const ct_tensor *const *ends, i
 ct_status ct_set_data(ct_tensor *t, const ct_tensor *src) { CT_TRY(M(t).set_data(T(src))) }
 
 // ---- mixed precision --------------------------------------------------------------------------
-ct_status ct_autocast_push(int device_type, int dtype) {
+ct_status ct_autocast_push(int device_type, int dtype, bool enabled) {
     CT_TRY({
         auto device = static_cast<c10::DeviceType>(device_type);
         autocast_stack.push_back({device, at::autocast::is_autocast_enabled(device),
                                   at::autocast::get_autocast_dtype(device)});
-        at::autocast::set_autocast_enabled(device, true);
-        at::autocast::set_autocast_dtype(device, static_cast<at::ScalarType>(dtype));
+        at::autocast::set_autocast_enabled(device, enabled);
+        if (enabled) at::autocast::set_autocast_dtype(device, static_cast<at::ScalarType>(dtype));
         at::autocast::increment_nesting();
     })
 }

@@ -231,8 +231,9 @@ ct_status ct_foreach_lerp_(ct_tensor *const *ts, const ct_tensor *const *ends, i
 ct_status ct_set_data(ct_tensor *t, const ct_tensor *src);
 
 /* ---- mixed precision -------------------------------------------------------------------------- */
-/** Enters an autocast region for `device_type` computing in `dtype`; regions nest. */
-ct_status ct_autocast_push(int device_type, int dtype);
+/** Enters a region where autocast for `device_type` is on (computing in `dtype`) or, with `enabled` false,
+ *  off; regions nest and `ct_autocast_pop` restores the enclosing state. */
+ct_status ct_autocast_push(int device_type, int dtype, bool enabled);
 ct_status ct_autocast_pop(int device_type);
 /** Gradient-scaler helper: multiplies every gradient of `params` by `inv_scale` (1-element f32 tensor
  *  on their device) and sets `found_inf` (1-element f32) to 1 if any is non-finite. */

@@ -1,11 +1,11 @@
 import CTorch
 
 /// Runs `body` under autocast on `device`: eligible ops (matmul, linear, attention, …) compute in `dtype`
-/// (bf16 on CPU and GPU, fp16 on GPU), precision-sensitive ones stay in fp32. Restored even on error.
+/// (bf16 on CPU and GPU, fp16 on GPU), precision-sensitive ones stay in fp32. `enabled: false` switches
+/// autocast off inside an enclosing region, as `torch.autocast(enabled=False)`. Restored even on error.
 public func withAutocast<R>(_ device: Device, dtype: DType = .bfloat16, enabled: Bool = true,
                             _ body: () throws -> R) rethrows -> R {
-    guard enabled else { return try body() }
-    let pushed = perform("autocast") { ct_autocast_push(device.typeCode, dtype.rawValue) }
+    let pushed = perform("autocast") { ct_autocast_push(device.typeCode, dtype.rawValue, enabled) }
     defer { if pushed { perform("autocast") { ct_autocast_pop(device.typeCode) } } }
     return try body()
 }

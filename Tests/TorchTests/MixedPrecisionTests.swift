@@ -21,6 +21,15 @@ struct MixedPrecisionTests {
         }
     }
 
+    @Test func disabledRegionSwitchesAutocastOffInsideAnActiveOne() throws {
+        try Torch.catching {
+            withAutocast(.cpu) {
+                withAutocast(.cpu, enabled: false) { #expect(a.matmul(b).dtype == .float32) }
+                #expect(a.matmul(b).dtype == .bfloat16, "the enclosing region is back after the disabled one")
+            }
+        }
+    }
+
     @Test func regionsNestAndRestoreEvenOnError() throws {
         try Torch.catching {
             withAutocast(.cpu) {
