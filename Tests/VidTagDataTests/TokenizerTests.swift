@@ -205,6 +205,16 @@ struct TokenizerTests {
         }
     }
 
+    @Test("basicTokens gives the normalised words WordPiece sees, special tokens whole")
+    func basicTokens() throws {
+        let tokenizer = try TokenizerReference.chinese.get()
+        let words = tokenizer.basicTokens("Hello,世界！[SEP]naïve\u{200B}ＡＢ\tΣ 한")
+        #expect(words.dropLast() == ["hello", ",", "世", "界", "！", "[SEP]", "naiveａｂ", "σ"])
+        // The Hangul syllable is decomposed (String's == would not tell: it compares canonically).
+        #expect(words.last.map { Array($0.unicodeScalars) } == ["\u{1112}", "\u{1161}", "\u{11AB}"])
+        #expect(tokenizer.basicTokens(" \u{0}\n").isEmpty)
+    }
+
     @Test("Empty text gives just the special tokens")
     func emptyText() throws {
         let tokenizer = try TokenizerReference.chinese.get()

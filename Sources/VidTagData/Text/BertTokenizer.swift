@@ -118,6 +118,23 @@ public struct BertTokenizer: Sendable {
 
     /// Appends the token ids of `text` to `ids`.
     public func appendTokenIDs(_ text: String, to ids: inout [Int32]) {
+        var sink = WordPieceSink(tokenizer: self, ids: [])
+        swap(&sink.ids, &ids)
+        split(text, into: &sink)
+        swap(&sink.ids, &ids)
+    }
+
+    /// The words BERT's basic tokenizer makes of `text` before WordPiece: cleaned, normalised as the
+    /// settings say, split at whitespace, CJK ideographs and punctuation; special tokens kept whole. A
+    /// vocabulary built from a corpus should cover these.
+    public func basicTokens(_ text: String) -> [String] {
+        var sink = BasicTokenSink(specialTokens: specialTokens)
+        split(text, into: &sink)
+        return sink.words
+    }
+
+    /// Hands each special token and each word of `text` to `sink`, in order.
+    private func split<Sink: WordSink>(_ text: String, into sink: inout Sink) {
         var text = text
         text.withUTF8 { utf8 in
             guard let base = utf8.baseAddress, !utf8.isEmpty else { return }
@@ -127,15 +144,15 @@ public struct BertTokenizer: Sendable {
             var index = 0
             while index < utf8.count {
                 if specialTokenStarts[Int(base[index])], let special = specialToken(at: index, in: utf8) {
-                    tokenizeOrdinaryText(base + segmentStart, index - segmentStart, &scratch, &ids)
-                    ids.append(special.id)
+                    splitOrdinaryText(base + segmentStart, index - segmentStart, &scratch, &sink)
+                    sink.takeSpecialToken(special.id)
                     index += special.length
                     segmentStart = index
                 } else {
                     index += 1
                 }
             }
-            tokenizeOrdinaryText(base + segmentStart, utf8.count - segmentStart, &scratch, &ids)
+            splitOrdinaryText(base + segmentStart, utf8.count - segmentStart, &scratch, &sink)
         }
     }
 
@@ -151,9 +168,9 @@ public struct BertTokenizer: Sendable {
         return nil
     }
 
-    /// Basic tokenization and WordPiece of text that holds no special token.
-    private func tokenizeOrdinaryText(
-        _ text: UnsafePointer<UInt8>, _ count: Int, _ word: inout WordScratch, _ ids: inout [Int32]
+    /// Basic tokenization of text that holds no special token.
+    private func splitOrdinaryText<Sink: WordSink>(
+        _ text: UnsafePointer<UInt8>, _ count: Int, _ word: inout WordScratch, _ sink: inout Sink
     ) {
         let dropped = BertCharacterFlags.dropped.rawValue
         let whitespace = BertCharacterFlags.whitespace.rawValue
@@ -170,11 +187,11 @@ public struct BertTokenizer: Sendable {
                         if flags == 0 {
                             word.append(asciiOutput[Int(lead)])
                         } else if flags & whitespace != 0 {
-                            flushWord(&word, &ids)
+                            flushWord(&word, &sink)
                         } else if flags & punctuation != 0 {
-                            flushWord(&word, &ids)
+                            flushWord(&word, &sink)
                             word.append(lead)
-                            flushWord(&word, &ids)
+                            flushWord(&word, &sink)
                         }
                         continue
                     }
@@ -198,58 +215,59 @@ public struct BertTokenizer: Sendable {
                     } else if flags & dropped != 0 {
                         continue
                     } else if flags & whitespace != 0 {
-                        flushWord(&word, &ids)
+                        flushWord(&word, &sink)
                     } else if flags & chinese != 0 {
-                        flushWord(&word, &ids)
+                        flushWord(&word, &sink)
                         if flags & replacedWhen != 0, let form = replacements[scalar] {
-                            appendReplacement(form, remaining: count - index, &word, &ids)
+                            appendReplacement(form, remaining: count - index, &word, &sink)
                         } else {
                             word.append(text + start, index - start)
                         }
-                        flushWord(&word, &ids)
+                        flushWord(&word, &sink)
                     } else if flags & replacedWhen != 0, let form = replacements[scalar] {
-                        appendReplacement(form, remaining: count - index, &word, &ids)
+                        appendReplacement(form, remaining: count - index, &word, &sink)
                     } else if flags & punctuation != 0 {
-                        flushWord(&word, &ids)
+                        flushWord(&word, &sink)
                         word.append(text + start, index - start)
-                        flushWord(&word, &ids)
+                        flushWord(&word, &sink)
                     } else {
                         word.append(text + start, index - start)
                     }
                 }
-                flushWord(&word, &ids)
+                flushWord(&word, &sink)
             }
         }
     }
 
     /// Appends the normalised form of one scalar, splitting where the form holds punctuation or spaces.
-    private func appendReplacement(
-        _ form: [Unicode.Scalar], remaining: Int, _ word: inout WordScratch, _ ids: inout [Int32]
+    private func appendReplacement<Sink: WordSink>(
+        _ form: [Unicode.Scalar], remaining: Int, _ word: inout WordScratch, _ sink: inout Sink
     ) {
         word.reserve(word.count + 4 * form.count + remaining)
         for scalar in form {
             let flags = classes.flags(scalar.value)
             if flags.contains(.whitespace) {
-                flushWord(&word, &ids)
+                flushWord(&word, &sink)
             } else if flags.contains(.punctuation) {
-                flushWord(&word, &ids)
+                flushWord(&word, &sink)
                 word.append(scalar)
-                flushWord(&word, &ids)
+                flushWord(&word, &sink)
             } else {
                 word.append(scalar)
             }
         }
     }
 
-    /// WordPiece of the word in `word`, which is then emptied.
+    /// Hands the word in `word` to `sink` and empties it.
     @inline(__always)
-    private func flushWord(_ word: inout WordScratch, _ ids: inout [Int32]) {
+    private func flushWord<Sink: WordSink>(_ word: inout WordScratch, _ sink: inout Sink) {
         guard word.count > 0 else { return }
-        appendWordPieces(word.bytes, word.count, scalarCount: word.scalarCount, to: &ids)
+        sink.takeWord(word.bytes, word.count, scalarCount: word.scalarCount)
         word.removeAll()
     }
 
-    private func appendWordPieces(
+    /// Greedy longest-match WordPiece of one word.
+    fileprivate func appendWordPieces(
         _ bytes: UnsafePointer<UInt8>, _ length: Int, scalarCount: Int, to ids: inout [Int32]
     ) {
         let unknown = vocabulary.specialTokenIDs.unknown
@@ -280,6 +298,42 @@ public struct BertTokenizer: Sendable {
             }
             ids.append(id)
             start = end
+        }
+    }
+}
+
+/// Receives the output of basic tokenization.
+private protocol WordSink {
+    /// One word: `count` UTF-8 bytes, `scalarCount` Unicode scalars.
+    mutating func takeWord(_ bytes: UnsafePointer<UInt8>, _ count: Int, scalarCount: Int)
+    mutating func takeSpecialToken(_ id: Int32)
+}
+
+/// WordPiece ids of the words.
+private struct WordPieceSink: WordSink {
+    let tokenizer: BertTokenizer
+    var ids: [Int32]
+
+    @inline(__always)
+    mutating func takeWord(_ bytes: UnsafePointer<UInt8>, _ count: Int, scalarCount: Int) {
+        tokenizer.appendWordPieces(bytes, count, scalarCount: scalarCount, to: &ids)
+    }
+
+    mutating func takeSpecialToken(_ id: Int32) { ids.append(id) }
+}
+
+/// The words as strings.
+private struct BasicTokenSink: WordSink {
+    let specialTokens: [(bytes: [UInt8], id: Int32)]
+    var words: [String] = []
+
+    mutating func takeWord(_ bytes: UnsafePointer<UInt8>, _ count: Int, scalarCount: Int) {
+        words.append(String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self))
+    }
+
+    mutating func takeSpecialToken(_ id: Int32) {
+        if let token = specialTokens.first(where: { $0.id == id }) {
+            words.append(String(decoding: token.bytes, as: UTF8.self))
         }
     }
 }
