@@ -74,6 +74,14 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         do { data = try Data(contentsOf: url) } catch {
             throw FusionConfigError("\(url.path): cannot read (\(error.localizedDescription)); a vidtag model folder holds config.json, model.safetensors and vocab.txt")
         }
+        let modelType = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["model_type"] as? String
+        if let modelType, !modelTypes.contains(modelType) {
+            let hint = modelType == "bert"
+                ? "it is a Hugging Face BERT config (a text encoder folder): pass that folder as model.text_encoder, "
+                    + "and a model folder written by `vidtag train` to evaluate / predict"
+                : "vidtag model folders are written by `vidtag train`"
+            throw FusionConfigError("\(url.path) has model_type '\(modelType)', not one of \(modelTypes.joined(separator: ", ")); \(hint)")
+        }
         do {
             return try JSONDecoder().decode(FusionConfig.self, from: data)
         } catch {
