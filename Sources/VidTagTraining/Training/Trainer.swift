@@ -133,11 +133,12 @@ public final class Trainer {
     /// Trains to the end of the schedule, resuming from the run's checkpoint when there is one.
     /// - evaluate: scores the current weights on held-out data (nil: no evaluation; the last model is kept).
     public func fit(loader: DataLoader, evaluate: (() throws -> (ChallengeScore, Predictions))?) throws -> TrainerState {
-        let log = try MetricsLog(url: run.metricsURL)
         if let resumed = try resumeIfPossible() {
             print("resuming \(run.url.path) at step \(resumed.step) (epoch \(resumed.epoch + 1), batch \(resumed.batchInEpoch))")
             try MetricsLog.truncate(run.metricsURL, afterStep: resumed.step)
         }
+        // Opened after the truncation, which replaces the file: a handle opened before would write to the old one.
+        let log = try MetricsLog(url: run.metricsURL)
         guard loader.batchesPerEpoch > 0 else { throw TrainingError.noTrainingData("the training split has no batches") }
         let accumulation = config.train.gradientAccumulation
         let evalEvery = config.train.evalEvery
