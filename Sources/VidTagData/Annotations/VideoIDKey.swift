@@ -7,7 +7,7 @@ struct VideoIDKey: Hashable, Sendable {
     var length: UInt8
 
     /// Digits beyond the last 18 go to `high` (up to 18 more), so ids of up to 36 digits pack.
-    init?(_ id: Substring.UTF8View) {
+    init?<Bytes: Collection>(_ id: Bytes) where Bytes.Element == UInt8 {
         let count = id.count
         guard count > 0, count <= 36 else { return nil }
         var high: UInt64 = 0
@@ -45,6 +45,16 @@ struct VideoIDMap<Value: Sendable>: Sendable {
     subscript(utf8 id: Substring.UTF8View) -> Value? {
         if let key = VideoIDKey(id) { return packed[key] }
         return other[String(Substring(id))]
+    }
+
+    /// Stores `value` under the id spelled by UTF-8 `bytes` unless present; returns whether it was inserted.
+    mutating func insertNew<Bytes: Collection>(utf8 bytes: Bytes, _ value: Value) -> Bool where Bytes.Element == UInt8 {
+        if let key = VideoIDKey(bytes) {
+            if packed[key] != nil { return false }
+            packed[key] = value
+            return true
+        }
+        return insertNew(String(decoding: bytes, as: UTF8.self), value)
     }
 
     /// Stores `value` unless the id is present; returns whether it was inserted.

@@ -335,12 +335,12 @@ private struct CentralDirectoryReader {
                 }
                 extra += 4 + size
             }
-            let name = String(decoding: pending[(base + 46)..<(base + 46 + nameLength)], as: UTF8.self)
-            let baseName = name.split(separator: "/").last.map(String.init) ?? name
-            if !name.hasSuffix("/") && baseName.hasSuffix(".npy") {
-                let id = String(baseName.dropLast(4))
-                guard index.insertNew(id, entry) else {
-                    throw fail(.duplicateMember, "two members are named \(baseName) (the second: \(name))",
+            let name = pending[(base + 46)..<(base + 46 + nameLength)]
+            let baseStart = (name.lastIndex(of: UInt8(ascii: "/")) ?? (name.startIndex - 1)) + 1
+            if name.count >= 4, name.suffix(4).elementsEqual(".npy".utf8), baseStart < name.endIndex - 4 {
+                guard index.insertNew(utf8: name[baseStart..<(name.endIndex - 4)], entry) else {
+                    let fullName = String(decoding: name, as: UTF8.self)
+                    throw fail(.duplicateMember, "two members are named \(fullName.split(separator: "/").last ?? "") (the second: \(fullName))",
                                "each video must have exactly one feature member")
                 }
             } else {
