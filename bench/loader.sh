@@ -16,10 +16,10 @@ WORK=$(mktemp -d /tmp/vidtag-loader-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
 swift build -c release --scratch-path .build-loader --product vidtag-bench 2>&1 | tail -1
-swift build -c release --scratch-path .build-loader --product vidtag 2>&1 | tail -1
 BENCH=.build-loader/release/vidtag-bench
 if [ ! -f "$DATA/demo.json" ]; then
   echo "making the demo data in $DATA"
+  swift build -c release --scratch-path .build-loader --product vidtag 2>&1 | tail -1
   .build-loader/release/vidtag make-demo --out "$DATA"
 fi
 
