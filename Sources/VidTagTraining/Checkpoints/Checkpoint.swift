@@ -46,7 +46,9 @@ public struct Checkpoint {
 
     static let stateFile = "trainer_state.json"
 
-    /// Writes the checkpoint to `folder`. `afterEachFile` is a test hook (called after each file).
+    /// Writes the checkpoint to `folder`. `afterEachFile` is a test hook, called with each file's name once it
+    /// is written and with `NAME.previous` once the old checkpoint is moved aside (throwing there simulates a
+    /// crash between the two renames).
     public func write(to folder: URL, afterEachFile: (String) throws -> Void = { _ in }) throws {
         let fileManager = FileManager.default
         let partial = URL(fileURLWithPath: folder.path + ".partial")
@@ -66,9 +68,12 @@ public struct Checkpoint {
         try AtomicFile.write(try encoder.encode(state), to: partial.appendingPathComponent(Self.stateFile))
         try afterEachFile(Self.stateFile)
 
-        try? fileManager.removeItem(at: previous)
+        // A `.previous` left by a crash between the renames is the only complete checkpoint while `NAME/` is
+        // absent: it goes only once `NAME/` exists again.
         if fileManager.fileExists(atPath: folder.path) {
+            try? fileManager.removeItem(at: previous)
             try fileManager.moveItem(at: folder, to: previous)
+            try afterEachFile(previous.lastPathComponent)
         }
         try fileManager.moveItem(at: partial, to: folder)
         try? fileManager.removeItem(at: previous)
