@@ -29,7 +29,13 @@ extension RunConfig {
             let text = String(override[override.index(after: equals)...])
             try set(parseValue(text), at: path, in: &tree, source: "--set \(override)")
         }
-        let config = try decode(tree)
+        let config: RunConfig
+        do {
+            config = try decode(tree)
+        } catch let error as ConfigError where error.description.hasPrefix("config key '':") {
+            // The decoder names no key for a value it cannot represent (2.5 for an integer): find the key.
+            throw try culprit(in: tree) ?? error
+        }
         try config.validate()
         return config
     }
@@ -110,6 +116,33 @@ extension RunConfig {
         } catch {
             throw ConfigError("config: \(error)")
         }
+    }
+
+    /// The first leaf of `tree` that alone, over the defaults, does not decode: named with its default.
+    private static func culprit(in tree: [String: Any]) throws -> ConfigError? {
+        let defaults = try RunConfig().jsonTree()
+        func leaves(_ node: [String: Any], _ path: [String]) -> [([String], Any)] {
+            node.keys.sorted().flatMap { key -> [([String], Any)] in
+                if let section = node[key] as? [String: Any] { return leaves(section, path + [key]) }
+                return [(path + [key], node[key]!)]
+            }
+        }
+        func defaultValue(_ path: [String]) -> Any? {
+            var node: Any? = defaults
+            for key in path { node = (node as? [String: Any])?[key] }
+            return node
+        }
+        for (path, value) in leaves(tree, []) {
+            var single = defaults
+            try? set(value, at: path, in: &single, source: "")
+            if (try? decode(single)) == nil {
+                let shown = (try? JSONSerialization.data(withJSONObject: [value], options: [.fragmentsAllowed]))
+                    .map { String(decoding: $0, as: UTF8.self).dropFirst().dropLast() }.map(String.init) ?? "\(value)"
+                return ConfigError("config key '\(path.joined(separator: "."))': \(shown) is not a valid value; "
+                    + "the default is \(defaultValue(path).map { "\($0)" } ?? "?"), a value of the same type is expected")
+            }
+        }
+        return nil
     }
 
     private static func keyPath(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }

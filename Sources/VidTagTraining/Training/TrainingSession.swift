@@ -36,6 +36,7 @@ public struct TrainingSession {
 
     public func train() throws -> Outcome {
         let device = try Self.device(config.train.device)
+        if !config.model.textEncoder.isEmpty { try Self.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
         try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
@@ -238,6 +239,18 @@ public struct TrainingSession {
         }
         if settings.rdropAlpha > 0 { units.rdrop = RDrop(alpha: settings.rdropAlpha) }
         return units
+    }
+
+    /// A vidtag model folder also holds config.json, model.safetensors and vocab.txt: name the mix-up
+    /// rather than fail on every key.
+    static func refuseModelFolderAsTextEncoder(_ path: String) throws {
+        let configURL = TextEncoderFolder(URL(fileURLWithPath: path)).configURL
+        guard let data = try? Data(contentsOf: configURL),
+              let modelType = (try? JSONSerialization.jsonObject(with: data) as? [String: Any])?["model_type"] as? String,
+              FusionConfig.modelTypes.contains(modelType) else { return }
+        throw ConfigError("model.text_encoder \(path) is a vidtag model folder (model_type '\(modelType)'), not a BERT; "
+            + "the text encoder is a Hugging Face BERT folder (model_type 'bert'); a trained vidtag model is used by "
+            + "`vidtag evaluate` / `vidtag predict`")
     }
 
     func loadPretrainedText(into model: VideoClassifier) throws {
