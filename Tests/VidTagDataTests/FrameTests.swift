@@ -152,6 +152,19 @@ struct FrameTests {
         #expect(throws: JPEGError.self) { try JPEG.decode(Data()) }
     }
 
+    @Test("a JPEG with a broken Huffman table does not spoil later decodes of good frames")
+    func brokenHeaderLeavesTheDecoderUsable() throws {
+        let jpeg = try FrameFixtures.data("landscape_420.jpg")
+        let good = try JPEG.decode(jpeg)
+        var broken = [UInt8](jpeg)
+        let marker = try #require((0..<(broken.count - 1)).first { broken[$0] == 0xFF && broken[$0 + 1] == 0xC4 })
+        for offset in (marker + 5)..<(marker + 21) { broken[offset] = 0xFF }  // 16 code-length counts → bogus table
+        #expect(throws: JPEGError.self) { try JPEG.decode(Data(broken)) }
+        for _ in 0..<3 {
+            #expect(try JPEG.decode(jpeg).pixels == good.pixels, "good frames still decode after the broken one")
+        }
+    }
+
     @Test("many threads decoding and encoding at once get the single-threaded results")
     func concurrentDecoding() throws {
         let names = ["landscape_420", "portrait_444", "gray", "wide_422"]

@@ -192,11 +192,12 @@ final class TurboJPEGHandlePool: Sendable {
         } else {
             handle = try TurboJPEGHandle(kind: kind)
         }
-        defer {
-            idle.withLock { handles in
-                if handles.count < maximumIdle { handles.append(handle) }
-            }
+        // A handle whose call failed is dropped, never reused: after some errors (a bad Huffman table in
+        // a header) libjpeg-turbo leaves it in a state where every later decode fails too.
+        let result = try body(handle)
+        idle.withLock { handles in
+            if handles.count < maximumIdle { handles.append(handle) }
         }
-        return try body(handle)
+        return result
     }
 }
