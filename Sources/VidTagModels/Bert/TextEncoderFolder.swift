@@ -70,6 +70,29 @@ public struct TextEncoderFolder: Sendable {
         return (model, report)
     }
 
+    /// Loads the folder's weights into an encoder built elsewhere (e.g. the `bert` of a fusion model), after
+    /// checking that the folder's config.json describes the same architecture (dropout may differ).
+    @discardableResult
+    public func loadWeights(into model: BertModel) throws -> BertLoadReport {
+        let folderConfig = try config()
+        var comparable = model.config
+        comparable.hiddenDropoutProb = folderConfig.hiddenDropoutProb
+        comparable.attentionProbsDropoutProb = folderConfig.attentionProbsDropoutProb
+        comparable.initializerRange = folderConfig.initializerRange
+        guard comparable == folderConfig else {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            let ours = try JSONSerialization.jsonObject(with: encoder.encode(comparable)) as? [String: Any] ?? [:]
+            let theirs = try JSONSerialization.jsonObject(with: encoder.encode(folderConfig)) as? [String: Any] ?? [:]
+            let differing = ours.keys.sorted().filter { "\(ours[$0]!)" != "\(theirs[$0] ?? "absent")" }
+                .map { "\($0) (model \(ours[$0]!), folder \(theirs[$0] ?? "absent"))" }
+            throw TextEncoderFolderError(
+                folder: url.path, problem: "config.json describes another BERT: \(differing.joined(separator: ", "))",
+                hint: "build the model from this folder's config.json (TextEncoderFolder.config())")
+        }
+        return try model.load(contentsOf: weightsURL)
+    }
+
     /// Builds `BertForMaskedLM` under `path` and loads the folder's weights into it, strictly.
     public func loadMaskedLM(_ path: ParameterPath) throws -> (model: BertForMaskedLM, report: BertLoadReport) {
         let config = try config()
