@@ -236,9 +236,11 @@ public final class BertModel {
     /// Encodes precomputed input vectors `[B, T, H]` in place of word embeddings (Hugging Face's
     /// `inputs_embeds`): position and token-type embeddings are still added. A single-stream video model
     /// passes `[CLS] text [SEP] frames [SEP]` built from `embeddings.wordEmbeddings` and projected frames.
+    /// - positionIds: `[B, T]` or `[T]` i64; `0 ..< T` when nil.
     public func forward(inputsEmbeds: Tensor, attentionMask: Tensor? = nil, tokenTypeIds: Tensor? = nil,
-                        outputHiddenStates: Bool = false, train: Bool) -> BertModelOutput {
-        let embedded = embeddings.forward(inputsEmbeds: inputsEmbeds, tokenTypeIds: tokenTypeIds, train: train)
+                        positionIds: Tensor? = nil, outputHiddenStates: Bool = false, train: Bool) -> BertModelOutput {
+        let embedded = embeddings.forward(inputsEmbeds: inputsEmbeds, tokenTypeIds: tokenTypeIds, positionIds: positionIds,
+                                          train: train)
         let (last, states) = encoder.forward(embedded, mask: attentionMask.map(Self.attentionMask),
                                              outputHiddenStates: outputHiddenStates, train: train)
         return BertModelOutput(lastHiddenState: last, pooled: pooler?.forward(last), hiddenStates: states)
