@@ -5,15 +5,16 @@
 # Rebuilds only when the sources or the libtorch changed.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-out_dir="${SHIM_OUT:-$root/.deps/lib}"
+deps="${VIDTAG_DEPS:-$root/.deps}"
+out_dir="${SHIM_OUT:-$deps/lib}"
 out="$out_dir/libctorch.so"
 
 if [ -n "${LIBTORCH:-}" ]; then
   torch_dir="$LIBTORCH"
 else
-  py="$root/.deps/venv/bin/python"
+  py="$deps/venv/bin/python"
   [ -x "$py" ] || { echo "build-shim: $py not found: run scripts/setup.sh first (or set LIBTORCH=DIR)" >&2; exit 1; }
-  torch_dir="$(ls -d "$root"/.deps/venv/lib/python3*/site-packages/torch | head -n 1)"
+  torch_dir="$(ls -d "$deps"/venv/lib/python3*/site-packages/torch | head -n 1)"
 fi
 [ -f "$torch_dir/include/torch/csrc/api/include/torch/version.h" ] || { echo "build-shim: no libtorch headers under $torch_dir/include" >&2; exit 1; }
 

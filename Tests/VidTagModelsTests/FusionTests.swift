@@ -96,6 +96,25 @@ import Torch
         #expect(Self.maxAbsDifference(clean, noisy) <= 1e-6)
     }
 
+    @Test("a video's logits do not depend on its batch-mates' text lengths",
+          arguments: ["single_stream_both_mean", "single_stream_both_cls", "baseline_both"])
+    func logitsAreIndependentOfTheBatch(_ name: String) throws {
+        let (model, _, _) = try Self.model(name)
+        let batch = try Self.batch()
+        let together = model.forward(Self.input(batch), train: false).logits
+        for row in 0..<3 {
+            let length = batch["text_mask"]![row].sum().intItem()
+            let alone = VideoBatchInput(
+                textIds: batch["text_ids"]!.slice(dim: 0, start: row, end: row + 1).slice(dim: 1, end: length),
+                textMask: batch["text_mask"]!.slice(dim: 0, start: row, end: row + 1).slice(dim: 1, end: length),
+                frames: batch["frames"]!.slice(dim: 0, start: row, end: row + 1),
+                frameMask: batch["frame_mask"]!.slice(dim: 0, start: row, end: row + 1))
+            let single = model.forward(alone, train: false).logits
+            #expect(Self.maxAbsDifference(single, together.slice(dim: 0, start: row, end: row + 1)) <= 1e-5,
+                    "row \(row) alone and unpadded gives other logits than in the batch")
+        }
+    }
+
     @Test("a video without frames gives finite logits in every model")
     func emptyClipIsFinite() throws {
         for name in Self.caseNames where !name.contains("_text") {

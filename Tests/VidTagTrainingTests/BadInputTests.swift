@@ -56,7 +56,7 @@ extension TrainingRunTests {
             let labels = try TrainingSession.labelSpace(for: TrainingFixture.demo)
             let vocabulary = TrainingFixture.vocabularyFolder.appendingPathComponent("vocab.txt")
             let vocabularySize = try String(contentsOf: vocabulary, encoding: .utf8).split(separator: "\n").count
-            let fusion = try session.fusionConfig(classes: labels.level2Count, vocabularySize: vocabularySize)
+            let fusion = try session.fusionConfig(classes: labels.level2Count, vocabularySize: vocabularySize, separatorTokenId: 3)
             let store = ParameterStore(seed: 1)
             _ = try fusion.makeModel(store: store)
             let folder = ModelFolder(url)

@@ -12,6 +12,11 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     /// Width of a frame feature vector.
     public var featureSize: Int
     public var maxFrames: Int
+    /// Single-stream: positions reserved for the text (its longest encoding); frame k sits at position
+    /// `text_positions + k` and the closing separator after the frames, whatever the text's padding.
+    public var textPositions: Int
+    /// The `[SEP]` id of the vocabulary (the single-stream closing separator).
+    public var separatorTokenId: Int
     /// Single-stream pooling: `cls` or `mean`.
     public var pooling: String
     public var dropout: Double
@@ -28,7 +33,7 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public var textConfig: BertConfig
 
     public init(modelType: String, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
-                pooling: String = "mean", dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
+                textPositions: Int, separatorTokenId: Int, pooling: String = "mean", dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
                 nextvladClusters: Int = 64, nextvladGroups: Int = 8, nextvladExpansion: Int = 2,
                 nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig) {
         self.modelType = modelType
@@ -36,6 +41,8 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         self.classes = classes
         self.featureSize = featureSize
         self.maxFrames = maxFrames
+        self.textPositions = textPositions
+        self.separatorTokenId = separatorTokenId
         self.pooling = pooling
         self.dropout = dropout
         self.headSamples = headSamples
@@ -51,6 +58,7 @@ public struct FusionConfig: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case modelType = "model_type", modalities, classes, featureSize = "feature_size", maxFrames = "max_frames"
+        case textPositions = "text_positions", separatorTokenId = "separator_token_id"
         case pooling, dropout, headSamples = "head_samples", videoHead = "video_head"
         case nextvladClusters = "nextvlad_clusters", nextvladGroups = "nextvlad_groups"
         case nextvladExpansion = "nextvlad_expansion", nextvladOutput = "nextvlad_output"

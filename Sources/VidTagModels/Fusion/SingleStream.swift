@@ -5,6 +5,10 @@ import Torch
 /// `[CLS] text [SEP] frames [SEP]` under the joint mask (frames have token type 1). The output is pooled
 /// (`[CLS]` or masked mean) and classified.
 ///
+/// Positions do not depend on the batch: text tokens take BERT positions `0 ..< T`, frame k position
+/// `text_positions + k` and the closing `[SEP]` the one after the last frame slot, so a video's logits are
+/// the same whatever its batch-mates' text lengths (padding is masked out of attention and pooling).
+///
 /// Keys: `bert.*` (group text), `video_projection.*`, `video_norm.*`, `frame_position_embeddings.weight`
 /// (group visual), `classifier.*`, `video_classifier.*` (group head).
 public final class SingleStreamClassifier: VideoClassifier {
@@ -50,21 +54,24 @@ public final class SingleStreamClassifier: VideoClassifier {
         var pieces = [textEmbeddings]
         var masks = [textMask]
         var types = [Tensor.zeros([batch, textLength], dtype: .int64, device: device)]
+        var positions = [Tensor.arange(textLength, device: device)]
         var videoSummary: Tensor?
         if config.modalities != .text {
             let frameCount = input.frames.size(1)
-            let positions = framePositions(Tensor.arange(frameCount, device: device))  // [F, H]
-            let frames = videoNorm(videoProjection(input.frames) + positions)  // [B, F, H]
-            let separator = textEmbeddings.slice(dim: 1, start: textLength - 1, end: textLength)  // [B, 1, H]
+            let frameSlots = framePositions(Tensor.arange(frameCount, device: device))  // [F, H]
+            let frames = videoNorm(videoProjection(input.frames) + frameSlots)  // [B, F, H]
+            let separator = bert.embeddings.wordEmbeddings(
+                Tensor.full([batch, 1], Double(config.separatorTokenId), dtype: .int64, device: device))  // [B, 1, H]
             pieces += [frames, separator]
             masks += [input.frameMask, Tensor.ones([batch, 1], dtype: .int64, device: device)]
             types.append(Tensor.ones([batch, frameCount + 1], dtype: .int64, device: device))
+            positions.append(Tensor.arange(frameCount + 1, device: device) + config.textPositions)
             if videoClassifier != nil { videoSummary = Self.maskedMean(frames, mask: input.frameMask) }
         }
         let embeddings = cat(pieces, dim: 1)  // [B, T + F + 1, H]
         let mask = cat(masks, dim: 1)  // [B, T + F + 1]
         let hidden = bert.forward(inputsEmbeds: embeddings, attentionMask: mask, tokenTypeIds: cat(types, dim: 1),
-                                  train: train).lastHiddenState  // [B, T + F + 1, H]
+                                  positionIds: cat(positions, dim: 0), train: train).lastHiddenState  // [B, T + F + 1, H]
         let pooled = config.pooling == "cls" ? hidden.select(dim: 1, index: 0) : Self.maskedMean(hidden, mask: mask)
         return ClassifierOutput(
             logits: classifier.forward(pooled, train: train),

@@ -76,7 +76,8 @@ public struct TrainingSession {
             positions: heldOutPositions)
 
         // Model.
-        let fusion = try fusionConfig(classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count)
+        let fusion = try fusionConfig(classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count,
+                                      separatorTokenId: Int(tokenizer.vocabulary.specialTokenIDs.separator))
         let store = ParameterStore(device: device, seed: UInt64(config.seed))
         let model = try fusion.makeModel(store: store)
         if !config.model.textEncoder.isEmpty { try loadPretrainedText(into: model) }
@@ -161,7 +162,7 @@ public struct TrainingSession {
                 texts += [$0.title, $0.asr, $0.ocrText]
             }
         }
-        let tokens = CorpusVocabulary.tokens(from: texts)
+        let tokens = try CorpusVocabulary.tokens(from: texts)
         try CorpusVocabulary.write(tokens, to: target)
         print("vocabulary: \(tokens.count) tokens made from the training texts (\(target.path))")
         return target
@@ -187,7 +188,7 @@ public struct TrainingSession {
         return (labelled.filter { !heldOutIds.contains(index.ids[$0]) }, labelled.filter { heldOutIds.contains(index.ids[$0]) })
     }
 
-    func fusionConfig(classes: Int, vocabularySize: Int) throws -> FusionConfig {
+    func fusionConfig(classes: Int, vocabularySize: Int, separatorTokenId: Int) throws -> FusionConfig {
         let settings = config.model
         var text: BertConfig
         if !settings.textEncoder.isEmpty {
@@ -203,12 +204,19 @@ public struct TrainingSession {
             text.hiddenDropoutProb = settings.dropout
             text.attentionProbsDropoutProb = settings.dropout
         }
+        let positionsNeeded = budgets.maxSequenceLength + config.data.maxFrames + 1
+        if settings.kind == "single_stream", positionsNeeded > text.maxPositionEmbeddings {
+            throw ConfigError("the single-stream sequence needs \(positionsNeeded) positions (text \(budgets.maxSequenceLength) "
+                + "+ \(config.data.maxFrames) frames + [SEP]) but the BERT has \(text.maxPositionEmbeddings): lower the "
+                + "data.*_tokens budgets or data.max_frames")
+        }
         guard let modalities = Modalities(rawValue: settings.modalities) else {
             throw ConfigError("model.modalities '\(settings.modalities)': expected both, text or frames")
         }
         return FusionConfig(
             modelType: settings.kind, modalities: modalities, classes: classes, featureSize: config.data.featureSize,
-            maxFrames: config.data.maxFrames, pooling: settings.pooling, dropout: settings.dropout,
+            maxFrames: config.data.maxFrames, textPositions: budgets.maxSequenceLength,
+            separatorTokenId: separatorTokenId, pooling: settings.pooling, dropout: settings.dropout,
             headSamples: config.tricks.headSamples, videoHead: config.tricks.videoLossWeight > 0,
             nextvladClusters: settings.nextvladClusters, nextvladGroups: settings.nextvladGroups,
             nextvladExpansion: settings.nextvladExpansion, nextvladOutput: settings.nextvladOutput,
