@@ -24,6 +24,7 @@ demo: build
 	@scripts/demo.sh "$(RELEASE_BIN)" "$(DEMO_DIR)" "$(DEMO_SEED)"
 
 bench: setup
+	@scripts/setup-reference.sh
 	@bench/run-all.sh
 
 clean-demo:

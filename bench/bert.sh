@@ -17,8 +17,8 @@ done
 py="${PYTHON:-.deps/venv/bin/python}"
 bin="${VIDTAG_BENCH:-}"
 if [ -z "$bin" ]; then
-  swift build -c release --scratch-path .build-bert --product vidtag-bench 2>&1 | tail -1
-  bin=.build-bert/release/vidtag-bench
+  swift build -c release --product vidtag-bench 2>&1 | tail -1
+  bin=.build/release/vidtag-bench
 fi
 work=$(mktemp -d /tmp/vidtag-bert-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT

@@ -16,8 +16,8 @@ PYTHON=.deps/venv/bin/python
 WORK=$(mktemp -d /tmp/vidtag-features-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-swift build -c release --scratch-path .build-data --product vidtag-bench 2>&1 | tail -1
-BENCH=.build-data/release/vidtag-bench
+[ -n "${VIDTAG_BENCH:-}" ] || swift build -c release --product vidtag-bench 2>&1 | tail -1
+BENCH=${VIDTAG_BENCH:-.build/release/vidtag-bench}
 
 "$PYTHON" - "$WORK" "$MEMBERS" <<'PY'
 import io, sys, zipfile

@@ -13,8 +13,8 @@ PYTHON=.deps/venv/bin/python
 WORK=$(mktemp -d /tmp/vidtag-frames-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-swift build -c release --scratch-path .build-frames --product vidtag-bench 2>&1 | tail -1
-BENCH=.build-frames/release/vidtag-bench
+[ -n "${VIDTAG_BENCH:-}" ] || swift build -c release --product vidtag-bench 2>&1 | tail -1
+BENCH=${VIDTAG_BENCH:-.build/release/vidtag-bench}
 
 echo "making $CLIPS clip zips of 16 frames, 640x360 JPEG (quality 85) in $WORK"
 "$PYTHON" - "$WORK/zips" "$CLIPS" <<'PY'

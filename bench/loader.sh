@@ -15,12 +15,12 @@ VOCAB=../shared/data/bert_zh_vocab.txt
 WORK=$(mktemp -d /tmp/vidtag-loader-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-swift build -c release --scratch-path .build-loader --product vidtag-bench 2>&1 | tail -1
-BENCH=.build-loader/release/vidtag-bench
+[ -n "${VIDTAG_BENCH:-}" ] || swift build -c release --product vidtag-bench 2>&1 | tail -1
+BENCH=${VIDTAG_BENCH:-.build/release/vidtag-bench}
 if [ ! -f "$DATA/demo.json" ]; then
   echo "making the demo data in $DATA"
-  swift build -c release --scratch-path .build-loader --product vidtag 2>&1 | tail -1
-  .build-loader/release/vidtag make-demo --out "$DATA"
+  swift build -c release --product vidtag 2>&1 | tail -1
+  .build/release/vidtag make-demo --out "$DATA"
 fi
 
 run_timed() {  # label, command...: prints "samples_per_second peak_kib"

@@ -18,8 +18,8 @@ VOCAB=../shared/data/bert_zh_vocab.txt
 if [ -n "${VIDTAG_BENCH:-}" ]; then  # a vidtag-bench built elsewhere (release)
   BENCH=$VIDTAG_BENCH
 else
-  swift build -c release --scratch-path .build-tok --product vidtag-bench 2>&1 | tail -1
-  BENCH=.build-tok/release/vidtag-bench
+  swift build -c release --product vidtag-bench 2>&1 | tail -1
+  BENCH=.build/release/vidtag-bench
 fi
 
 field() { echo "$1" | grep -o "$2=[0-9.e+-]*" | cut -d= -f2; }

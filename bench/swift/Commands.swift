@@ -4,8 +4,10 @@ import ArgumentParser
 let benchmarkCommands: [ParsableCommand.Type] = [
     AnnotationReadBench.self,
     BertBench.self,
+    BertLayerBench.self,
     FeatureReadBench.self,
     FramesBench.self,
     LoaderBench.self,
     TokenizerBench.self,
+    ViTBench.self,
 ]
