@@ -13,10 +13,12 @@ import sys
 
 def main():
     argv = sys.argv[1:]
-    rounds, label = 3, "benchmark"
+    rounds, label, per_step = 3, "benchmark", 8
     while argv and argv[0] != "--":
         if argv[0] == "--rounds":
             rounds = int(argv[1]); argv = argv[2:]
+        elif argv[0] == "--samples-per-step":
+            per_step = int(argv[1] or 8); argv = argv[2:]
         elif argv[0] == "--label":
             label = argv[1]; argv = argv[2:]
         else:
@@ -26,6 +28,7 @@ def main():
     commands = [argv[:split], argv[split + 1:]]
     samples = [[], []]
     names = ["", ""]
+    peaks = [0.0, 0.0]
     for r in range(rounds):
         for i, cmd in enumerate(commands):
             out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
@@ -33,10 +36,14 @@ def main():
             result = json.loads(line)
             names[i] = result.get("impl", shlex.join(cmd))
             samples[i] += result["times_ms"]
+            peaks[i] = max(peaks[i], result.get("peak_rss_mb", 0.0))
     medians = [statistics.median(s) for s in samples]
     print(f"{label}: {names[0]} median {medians[0]:.1f} ms ({len(samples[0])} runs), "
           f"{names[1]} median {medians[1]:.1f} ms ({len(samples[1])} runs)")
     print(f"{label}: ratio {names[0]}/{names[1]} = {medians[0] / medians[1]:.3f} (time; < 1 means {names[0]} is faster)")
+    if all(peaks):
+        print(f"{label}: {per_step * 1000 / medians[0]:.2f} vs {per_step * 1000 / medians[1]:.2f} samples/s; "
+              f"peak memory {names[0]} {peaks[0]:.0f} MiB, {names[1]} {peaks[1]:.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ import time
 BASE = [
     "model.kind=single_stream", "model.layers=2", "model.hidden=128", "model.heads=4", "model.intermediate=256",
     "data.title_tokens=24", "data.asr_tokens=24", "data.ocr_tokens=16", "data.max_frames=8",
-    "train.epochs=4", "train.batch_size=32", "train.threads=2", "train.log_every=1000",
+    "train.epochs=6", "train.batch_size=32", "train.threads=1", "train.log_every=1000",
 ]
 
 EXPERIMENTS = {

@@ -9,5 +9,6 @@ let benchmarkCommands: [ParsableCommand.Type] = [
     FramesBench.self,
     LoaderBench.self,
     TokenizerBench.self,
+    TrainStepBench.self,
     ViTBench.self,
 ]

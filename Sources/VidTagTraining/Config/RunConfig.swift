@@ -76,11 +76,13 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var batchSize = 32
         /// Micro-batches accumulated into one optimizer step.
         public var gradientAccumulation = 1
-        /// Learning rates of the groups: the text encoder, the visual side and the new heads.
-        /// Defaults suit a BERT trained from random weights; fine-tuning a pretrained one wants ~5e-5.
-        public var textLearningRate = 5e-4
-        public var visualLearningRate = 5e-4
-        public var headLearningRate = 1e-3
+        /// Learning rates of the groups: the text encoder, the visual side and the new heads. 0 chooses by
+        /// what is loaded: with a pretrained `model.text_encoder` 5e-5 / 5e-4 / 5e-4 (fine-tuning, the
+        /// WeChat recipe); from random weights 1e-3 / 1e-3 / 2e-3 (a model from scratch stays at chance at
+        /// fine-tuning rates).
+        public var textLearningRate = 0.0
+        public var visualLearningRate = 0.0
+        public var headLearningRate = 0.0
         /// Weight decay (never applied to biases and LayerNorm).
         public var weightDecay = 0.01
         public var warmupRatio = 0.06
@@ -161,6 +163,22 @@ extension RunConfig.TrainSettings {
         case headLearningRate = "head_learning_rate", weightDecay = "weight_decay", warmupRatio = "warmup_ratio"
         case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
         case logEvery = "log_every"
+    }
+}
+
+extension RunConfig {
+    /// The learning rate of each parameter group, with 0 ("auto") resolved by whether the text encoder is
+    /// pretrained.
+    public var learningRates: [String: Double] {
+        let pretrained = !model.textEncoder.isEmpty
+        func pick(_ value: Double, pretrained tuned: Double, scratch: Double) -> Double {
+            value > 0 ? value : (pretrained ? tuned : scratch)
+        }
+        return [
+            "text": pick(train.textLearningRate, pretrained: 5e-5, scratch: 1e-3),
+            "visual": pick(train.visualLearningRate, pretrained: 5e-4, scratch: 1e-3),
+            "head": pick(train.headLearningRate, pretrained: 5e-4, scratch: 2e-3),
+        ]
     }
 }
 

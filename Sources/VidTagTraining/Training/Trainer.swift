@@ -55,7 +55,7 @@ public final class Trainer {
         self.objective = objective
         let train = config.train
         let groups = GroupLearningRates(
-            rates: ["text": train.textLearningRate, "visual": train.visualLearningRate, "head": train.headLearningRate],
+            rates: config.learningRates,
             weightDecay: train.weightDecay, layerDecay: config.tricks.layerDecay)
         let bertLayers = model.store.names.compactMap { GroupLearningRates.bertDepth($0) }.max().map { $0 + 1 } ?? 0
         optimizer = AdamW(groups: groups.optimizerGroups(for: model.store, bertLayers: bertLayers))
@@ -164,7 +164,7 @@ public final class Trainer {
                 micro = []
                 runningLoss = runningLoss.map { 0.9 * $0 + 0.1 * loss } ?? loss
                 let rate = Double(samplesSinceStart) / max(Date().timeIntervalSince(started), 1e-9)
-                let learningRate = config.train.textLearningRate * schedule.multiplier(at: state.step - 1)
+                let learningRate = config.learningRates["text"]! * schedule.multiplier(at: state.step - 1)
                 try log.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch,
                                              values: ["loss": loss, "lr": learningRate, "samples_per_second": rate,
                                                       "data_wait_fraction": dataWait / max(Date().timeIntervalSince(started), 1e-9)]))

@@ -1,0 +1,94 @@
+"""Training steps of the single-stream model in PyTorch (Hugging Face BertModel over inputs_embeds, the
+frame projection, masked-mean pooling, classifier; cross-entropy, backward, clip, AdamW): the reference for
+bench/swift/TrainStepBench.swift, same shapes and the same model as scripts/fixtures/make_fusion_fixtures.py
+checks vidtag against. Prints one JSON line with per-step times and peak memory."""
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import BertConfig, BertModel
+
+p = argparse.ArgumentParser()
+for name, default in [("batch", 8), ("text", 256), ("frames", 32), ("layers", 12), ("hidden", 768), ("heads", 12),
+                      ("intermediate", 3072), ("vocabulary-size", 21128), ("classes", 200), ("iterations", 3),
+                      ("warmup", 1), ("threads", 2)]:
+    p.add_argument(f"--{name}", type=int, default=default)
+p.add_argument("--device", default="cpu")
+p.add_argument("--precision", default="fp32")
+a = p.parse_args()
+torch.set_num_threads(a.threads)
+torch.manual_seed(0)
+dev = torch.device(a.device)
+
+
+class SingleStream(nn.Module):
+    def __init__(self):
+        super().__init__()
+        config = BertConfig(vocab_size=a.vocabulary_size, hidden_size=a.hidden, num_hidden_layers=a.layers,
+                            num_attention_heads=a.heads, intermediate_size=a.intermediate, attn_implementation="sdpa")
+        self.bert = BertModel(config, add_pooling_layer=False)
+        self.video_projection = nn.Linear(768, a.hidden)
+        self.video_norm = nn.LayerNorm(a.hidden, eps=1e-12)
+        self.frame_position_embeddings = nn.Embedding(a.frames, a.hidden)
+        self.classifier = nn.Linear(a.hidden, a.classes)
+
+    def forward(self, text_ids, text_mask, frames, frame_mask):
+        batch, length = text_ids.shape
+        words = self.bert.embeddings.word_embeddings(text_ids)
+        count = frames.shape[1]
+        projected = self.video_norm(self.video_projection(frames)
+                                    + self.frame_position_embeddings(torch.arange(count, device=frames.device)))
+        separator = self.bert.embeddings.word_embeddings(torch.full((batch, 1), 3, device=frames.device))
+        embeds = torch.cat([words, projected, separator], 1)
+        mask = torch.cat([text_mask, frame_mask, torch.ones(batch, 1, dtype=torch.long, device=frames.device)], 1)
+        types = torch.cat([torch.zeros(batch, length, dtype=torch.long, device=frames.device),
+                           torch.ones(batch, count + 1, dtype=torch.long, device=frames.device)], 1)
+        positions = torch.cat([torch.arange(length), torch.arange(count + 1) + length]).to(frames.device)
+        hidden = self.bert(inputs_embeds=embeds, attention_mask=mask, token_type_ids=types,
+                           position_ids=positions.unsqueeze(0).expand(batch, -1)).last_hidden_state
+        weights = mask.to(hidden.dtype).unsqueeze(-1)
+        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+        return self.classifier(F.dropout(pooled, 0.1, self.training))
+
+
+model = SingleStream().to(dev).train()
+no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n or "norm" in n]
+decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n or "norm" in n)]
+optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
+                              lr=5e-5, foreach=False)
+g = torch.Generator().manual_seed(1)
+text_ids = torch.randint(5, a.vocabulary_size, (a.batch, a.text), generator=g).to(dev)
+text_mask = torch.ones(a.batch, a.text, dtype=torch.long, device=dev)
+frames = torch.randn(a.batch, a.frames, 768, generator=g).to(dev)
+frame_mask = torch.ones(a.batch, a.frames, dtype=torch.long, device=dev)
+labels = torch.randint(0, a.classes, (a.batch,), generator=g).to(dev)
+dtype = torch.bfloat16 if a.precision == "bf16" else None
+
+
+def step():
+    with torch.autocast(dev.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+        loss = F.cross_entropy(model(text_ids, text_mask, frames, frame_mask).float(), labels)
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+for _ in range(a.warmup):
+    step()
+times = []
+for _ in range(a.iterations):
+    t0 = time.perf_counter_ns()
+    loss = step()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    times.append((time.perf_counter_ns() - t0) / 1e6)
+print(json.dumps({"impl": "pytorch", "times_ms": times, "loss": loss,
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
