@@ -129,6 +129,24 @@ import Torch
         #expect(SwinWindows.relativePositionIndex(window: 2, tableWindow: 2) == [4, 3, 1, 0, 5, 4, 2, 1, 7, 6, 4, 3, 8, 7, 5, 4])
     }
 
+    @Test func swinGridSmallerThanTheWindowReadsTheSameTableOffsets() throws {
+        // A 2 x 2 window inside a table made for 4 x 4 windows: each (query, key) pair reads the row the same
+        // pair reads in the top-left corner of a full window.
+        let small = SwinWindows.relativePositionIndex(window: 2, tableWindow: 4)
+        let full = SwinWindows.relativePositionIndex(window: 4, tableWindow: 4)
+        func corner(_ position: Int) -> Int { (position / 2) * 4 + position % 2 }
+        for query in 0..<4 {
+            for key in 0..<4 { #expect(small[query * 4 + key] == full[corner(query) * 16 + corner(key)]) }
+        }
+        // 16 px: stage 0 is one 4 x 4 window, stage 1 one 2 x 2 window (Hugging Face fails there).
+        let (swin, _) = try Self.load(Self.swinFolder, as: SwinModel.self)
+        let output = try Torch.catching {
+            withNoGrad { swin.forward(Tensor.randn([2, 3, 16, 16], generator: Generator(seed: 4)), train: false) }
+        }
+        #expect(output.grid == ImageSize(square: 2) && output.poolerOutput.shape == [2, 32])
+        #expect(output.poolerOutput.isFinite().all().item() == 1)
+    }
+
     @Test(arguments: ["vit", "clip", "swin"])
     func bf16AutocastStaysCloseToFloat32(model: String) throws {
         let expected = try Self.expected()

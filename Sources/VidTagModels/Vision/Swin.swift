@@ -136,6 +136,8 @@ public final class SwinAttention {
     public let output: Linear
     let heads: Int
     let tableWindow: Int
+    /// The relative position index of a full window, `[window_size²]` flattened, on the parameters' device.
+    let relativePositionIndex: Tensor
     let attentionDropout: Double
     let dropout: Double
 
@@ -153,6 +155,8 @@ public final class SwinAttention {
             "relative_position_bias_table", shape: [(2 * tableWindow - 1) * (2 * tableWindow - 1), heads],
             initializer: .zeros)
         output = Linear(path("output")("dense"), inputSize: channels, outputSize: channels, initializer: initializer)
+        relativePositionIndex = Tensor(SwinWindows.relativePositionIndex(window: tableWindow, tableWindow: tableWindow))
+            .to(path.device)
         self.heads = heads
         attentionDropout = config.attentionProbsDropoutProb
         dropout = config.hiddenDropoutProb
@@ -161,8 +165,10 @@ public final class SwinAttention {
     /// The bias of every (query, key) pair of a `window` x `window` window: `[1, heads, w², w²]`.
     func relativePositionBias(window: Int) -> Tensor {
         let area = window * window
-        let index = Tensor(SwinWindows.relativePositionIndex(window: window, tableWindow: tableWindow))
-            .to(relativePositionBiasTable.device)
+        let index = window == tableWindow
+            ? relativePositionIndex
+            : Tensor(SwinWindows.relativePositionIndex(window: window, tableWindow: tableWindow))
+                .to(relativePositionBiasTable.device)
         return relativePositionBiasTable.indexSelect(dim: 0, index: index).view([area, area, heads])
             .permute([2, 0, 1]).unsqueeze(0)
     }
