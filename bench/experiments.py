@@ -8,6 +8,7 @@ training time from the wall clock. Used by bench/quality.sh (issue: training run
 Usage: experiments.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE --experiments NAME
 """
 import argparse
+import concurrent.futures
 import json
 import os
 import statistics
@@ -67,27 +68,29 @@ def main():
     p.add_argument("--table", required=True)
     p.add_argument("--experiments", choices=EXPERIMENTS.keys(), required=True)
     p.add_argument("--extra", action="append", default=[], help="more --set overrides for every run")
+    p.add_argument("--parallel", type=int, default=1, help="runs at once (each uses train.threads)")
     a = p.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
+    def run_one(name, overrides, seed):
+        slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
+        run = os.path.join(a.out, f"{slug}-seed{seed}")
+        command = [a.vidtag, "train", "--data", a.data, "--out", run, "--force"]
+        for s in BASE + a.extra + overrides + [f"seed={seed}"]:
+            command += ["--set", s]
+        started = time.time()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        values = best_eval(os.path.join(run, "metrics.jsonl"))
+        values["seconds"] = time.time() - started
+        print(f"{name} seed {seed}: score {values['score']:.4f}, l2 macro {values['level2_macro_f1']:.4f}, "
+              f"{values['seconds']:.0f} s", flush=True)
+        return values
+
+    jobs = [(name, overrides, seed) for name, overrides in EXPERIMENTS[a.experiments] for seed in seeds]
+    with concurrent.futures.ThreadPoolExecutor(a.parallel) as pool:
+        outcomes = list(pool.map(lambda job: run_one(*job), jobs))
     rows = []
-    for name, overrides in EXPERIMENTS[a.experiments]:
-        results = []
-        for seed in seeds:
-            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
-            run = os.path.join(a.out, f"{slug}-seed{seed}")
-            sets = BASE + a.extra + overrides + [f"seed={seed}"]
-            command = [a.vidtag, "train", "--data", a.data, "--out", run, "--force"]
-            for s in sets:
-                command += ["--set", s]
-            started = time.time()
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-            seconds = time.time() - started
-            values = best_eval(os.path.join(run, "metrics.jsonl"))
-            values["seconds"] = seconds
-            results.append(values)
-            print(f"{name} seed {seed}: score {values['score']:.4f}, l2 macro {values['level2_macro_f1']:.4f}, "
-                  f"{seconds:.0f} s", flush=True)
-        rows.append((name, overrides, results))
+    for index, (name, overrides) in enumerate(EXPERIMENTS[a.experiments]):
+        rows.append((name, overrides, outcomes[index * len(seeds):(index + 1) * len(seeds)]))
 
     def cell(results, key):
         values = [r[key] for r in results]
