@@ -37,7 +37,10 @@ let package = Package(
         .target(name: "VidTagModels", dependencies: ["Torch"]),
         .target(
             name: "VidTagTraining",
-            dependencies: ["Torch", "VidTagData", "VidTagModels", .product(name: "Logging", package: "swift-log")]),
+            dependencies: [
+                "Torch", "VidTagData", "VidTagModels", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ]),
         .executableTarget(
             name: "vidtag",
             dependencies: [

@@ -13,4 +13,5 @@ let vidtagCommands: [ParsableCommand.Type] = [
     CheckSubmissionCommand.self,
     TuneBoostCommand.self,
     AverageCommand.self,
+    ExtractFeaturesCommand.self,
 ]
