@@ -14,10 +14,13 @@ public final class BaselineClassifier: VideoClassifier {
     public let fusionGate: SEGate
     public let classifier: ClassifierHead
     public let videoClassifier: ClassifierHead?
+    /// Raw frames go through it (end to end) when present; features are used as they are otherwise.
+    public let frameEncoder: (any FrameEncoder)?
 
-    public init(store: ParameterStore, config: FusionConfig) {
+    public init(store: ParameterStore, config: FusionConfig, frameEncoder: (any FrameEncoder)? = nil) {
         self.store = store
         self.config = config
+        self.frameEncoder = frameEncoder
         let root = store.root
         let useText = config.modalities != .frames
         let useFrames = config.modalities != .text
@@ -48,7 +51,8 @@ public final class BaselineClassifier: VideoClassifier {
             parts.append(bert.forward(inputIds: input.textIds, attentionMask: input.textMask, train: train).pooled!)  // [B, H]
         }
         if let nextvlad, let enhance {
-            let vision = enhance.forward(nextvlad.forward(input.frames, mask: input.frameMask, train: train))  // [B, V]
+            let vectors = frameVectors(input.frames, encoder: frameEncoder, train: train)  // [B, F, D]
+            let vision = enhance.forward(nextvlad.forward(vectors, mask: input.frameMask, train: train))  // [B, V]
             video = vision
             parts.insert(vision, at: 0)  // the baseline concatenates [vision, text]
         }

@@ -31,11 +31,15 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public var fusionSize: Int
     public var seReduction: Int
     public var textConfig: BertConfig
+    /// Set when the model reads raw frames through a frame encoder (end to end); its Hugging Face
+    /// config.json and preprocessor_config.json sit in the model folder's `frame_encoder/`.
+    public var frameEncoder: FrameEncoderSpec?
 
     public init(modelType: String, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
                 textPositions: Int, separatorTokenId: Int, pooling: String = "mean", dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
                 nextvladClusters: Int = 64, nextvladGroups: Int = 8, nextvladExpansion: Int = 2,
-                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig) {
+                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig,
+                frameEncoder: FrameEncoderSpec? = nil) {
         self.modelType = modelType
         self.modalities = modalities
         self.classes = classes
@@ -54,6 +58,7 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         self.fusionSize = fusionSize
         self.seReduction = seReduction
         self.textConfig = textConfig
+        self.frameEncoder = frameEncoder
     }
 
     enum CodingKeys: String, CodingKey {
@@ -63,15 +68,27 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         case nextvladClusters = "nextvlad_clusters", nextvladGroups = "nextvlad_groups"
         case nextvladExpansion = "nextvlad_expansion", nextvladOutput = "nextvlad_output"
         case fusionSize = "fusion_size", seReduction = "se_reduction", textConfig = "text_config"
+        case frameEncoder = "frame_encoder"
     }
 
     public static let modelTypes = ["single_stream", "baseline"]
 
     /// Builds the model this config describes, initialised from `store`'s seeded generator.
-    public func makeModel(store: ParameterStore) throws -> VideoClassifier {
+    /// - frameEncoder: the encoder's config when `frame_encoder` is set (raw frames end to end).
+    public func makeModel(store: ParameterStore, frameEncoder: FrameEncoderConfig? = nil) throws -> VideoClassifier {
+        var encoder: (any FrameEncoder)?
+        if let spec = self.frameEncoder {
+            guard let frameEncoder else {
+                throw FusionConfigError("this model reads raw frames through a frame encoder; its config.json is missing")
+            }
+            encoder = frameEncoder.makeEncoder(store.root(FrameEncoderSpec.prefix), spec: spec)
+            guard encoder!.outputSize == featureSize else {
+                throw FusionConfigError("feature_size \(featureSize) differs from the frame encoder's output \(encoder!.outputSize)")
+            }
+        }
         switch modelType {
-        case "single_stream": return SingleStreamClassifier(store: store, config: self)
-        case "baseline": return BaselineClassifier(store: store, config: self)
+        case "single_stream": return SingleStreamClassifier(store: store, config: self, frameEncoder: encoder)
+        case "baseline": return BaselineClassifier(store: store, config: self, frameEncoder: encoder)
         default:
             throw FusionConfigError("unknown model_type '\(modelType)'; vidtag builds \(Self.modelTypes.joined(separator: ", "))")
         }

@@ -20,10 +20,13 @@ public final class SingleStreamClassifier: VideoClassifier {
     public let framePositions: Embedding
     public let classifier: ClassifierHead
     public let videoClassifier: ClassifierHead?
+    /// Raw frames go through it (end to end) when present; features are used as they are otherwise.
+    public let frameEncoder: (any FrameEncoder)?
 
-    public init(store: ParameterStore, config: FusionConfig) {
+    public init(store: ParameterStore, config: FusionConfig, frameEncoder: (any FrameEncoder)? = nil) {
         self.store = store
         self.config = config
+        self.frameEncoder = frameEncoder
         let root = store.root
         let hidden = config.textConfig.hiddenSize
         let initializer = Initializer.normal(std: config.textConfig.initializerRange)
@@ -59,7 +62,8 @@ public final class SingleStreamClassifier: VideoClassifier {
         if config.modalities != .text {
             let frameCount = input.frames.size(1)
             let frameSlots = framePositions(Tensor.arange(frameCount, device: device))  // [F, H]
-            let frames = videoNorm(videoProjection(input.frames) + frameSlots)  // [B, F, H]
+            let vectors = frameVectors(input.frames, encoder: frameEncoder, train: train)  // [B, F, D]
+            let frames = videoNorm(videoProjection(vectors) + frameSlots)  // [B, F, H]
             let separator = bert.embeddings.wordEmbeddings(
                 Tensor.full([batch, 1], Double(config.separatorTokenId), dtype: .int64, device: device))  // [B, 1, H]
             pieces += [frames, separator]

@@ -38,6 +38,8 @@ public enum Modalities: String, Codable, Sendable, CaseIterable {
 /// in groups `text` (BERT), `visual` (frame side) and `head` (new layers).
 public protocol VideoClassifier: AnyObject {
     var store: ParameterStore { get }
+    /// The frame encoder raw frames go through (end-to-end models), nil for feature models.
+    var frameEncoder: (any FrameEncoder)? { get }
     func forward(_ input: VideoBatchInput, train: Bool) -> ClassifierOutput
 }
 

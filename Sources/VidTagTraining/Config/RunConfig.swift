@@ -49,6 +49,12 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var textEncoder = ""
         /// Folder holding vocab.txt when `text_encoder` is empty (the demo writes one with its data).
         public var vocabulary = ""
+        /// Folder of a Hugging Face frame encoder (ViT, CLIP vision, Swin: config.json,
+        /// preprocessor_config.json, model.safetensors) to train end to end on raw frames
+        /// (`data.frame_source=frames`); empty for frame features.
+        public var frameEncoder = ""
+        /// Keep the frame encoder's weights fixed.
+        public var freezeFrameEncoder = false
         /// Shape of a BERT built from scratch.
         public var layers = 4
         public var hidden = 256
@@ -83,6 +89,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var textLearningRate = 0.0
         public var visualLearningRate = 0.0
         public var headLearningRate = 0.0
+        /// Learning rate of the frame encoder trained end to end (0: a tenth of the visual rate, as the
+        /// WeChat teams did for CLIP).
+        public var frameEncoderLearningRate = 0.0
         /// Weight decay (never applied to biases and LayerNorm).
         public var weightDecay = 0.01
         public var warmupRatio = 0.06
@@ -150,6 +159,7 @@ extension RunConfig.DataSettings {
 extension RunConfig.ModelSettings {
     enum CodingKeys: String, CodingKey {
         case kind, modalities, textEncoder = "text_encoder", vocabulary, layers, hidden, heads, intermediate
+        case frameEncoder = "frame_encoder", freezeFrameEncoder = "freeze_frame_encoder"
         case maxPositions = "max_positions", pooling, dropout, nextvladClusters = "nextvlad_clusters"
         case nextvladGroups = "nextvlad_groups", nextvladExpansion = "nextvlad_expansion"
         case nextvladOutput = "nextvlad_output", fusionSize = "fusion_size", seReduction = "se_reduction"
@@ -161,6 +171,7 @@ extension RunConfig.TrainSettings {
         case epochs, maxSteps = "max_steps", batchSize = "batch_size", gradientAccumulation = "gradient_accumulation"
         case textLearningRate = "text_learning_rate", visualLearningRate = "visual_learning_rate"
         case headLearningRate = "head_learning_rate", weightDecay = "weight_decay", warmupRatio = "warmup_ratio"
+        case frameEncoderLearningRate = "frame_encoder_learning_rate"
         case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
         case logEvery = "log_every"
     }
@@ -174,10 +185,12 @@ extension RunConfig {
         func pick(_ value: Double, pretrained tuned: Double, scratch: Double) -> Double {
             value > 0 ? value : (pretrained ? tuned : scratch)
         }
+        let visual = pick(train.visualLearningRate, pretrained: 5e-4, scratch: 1e-3)
         return [
             "text": pick(train.textLearningRate, pretrained: 5e-5, scratch: 1e-3),
-            "visual": pick(train.visualLearningRate, pretrained: 5e-4, scratch: 1e-3),
+            "visual": visual,
             "head": pick(train.headLearningRate, pretrained: 5e-4, scratch: 2e-3),
+            "frame_encoder": train.frameEncoderLearningRate > 0 ? train.frameEncoderLearningRate : visual / 10,
         ]
     }
 }

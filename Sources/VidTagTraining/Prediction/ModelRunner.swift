@@ -28,7 +28,7 @@ public struct ModelRunner {
                                    labelSpace: loaded.labels, badRecords: .skip)
         if index.annotationReport.recordsSkipped > 0 { print("annotations: \(index.annotationReport)") }
         let builder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: loaded.data.maxFrames,
-                                        frameSource: .features(dimension: loaded.data.featureSize), mode: .evaluate)
+                                        frameSource: try frameSource(), mode: .evaluate)
         let chosen = try select?(index)
         let loader = try DataLoader(builder: builder,
                                     settings: LoaderSettings(batchSize: batchSize, shuffle: false, workers: workers),
@@ -41,6 +41,14 @@ public struct ModelRunner {
 }
 
 extension ModelRunner {
+    /// Features, or raw frames prepared as the model's frame encoder wants them.
+    func frameSource() throws -> FrameSource {
+        guard loaded.data.frameSource == "frames" else { return .features(dimension: loaded.data.featureSize) }
+        let url = loaded.folder.frameEncoderURL.appendingPathComponent(FrameEncoderFolder.preprocessorName)
+        return .pixels(try FramePreprocessing(encoder: try FrameEncoderPreprocessing.load(contentsOf: url),
+                                              fallbackSize: ImageSize(square: 224)))
+    }
+
     /// The held-out fold of the run this model was trained in (its `folds.json`), as a selection.
     public func heldOutFold(_ fold: Int = 0) -> (VideoIndex) throws -> [Int] {
         let foldsURL = loaded.folder.url.appendingPathComponent("folds.json")

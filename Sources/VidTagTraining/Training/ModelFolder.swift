@@ -15,6 +15,8 @@ public struct ModelFolder {
     public var vocabularyURL: URL { url.appendingPathComponent("vocab.txt") }
     public var labelsURL: URL { url.appendingPathComponent("labels.json") }
     public var dataSettingsURL: URL { url.appendingPathComponent("data_settings.json") }
+    /// The frame encoder's config.json and preprocessor_config.json (end-to-end models only).
+    public var frameEncoderURL: URL { url.appendingPathComponent(FrameEncoderSpec.prefix) }
 
     /// Saves everything but the weights (written by `saveWeights`).
     public func saveDescription(config: FusionConfig, vocabulary: URL, labels: LabelSpace, data: ModelDataSettings) throws {
@@ -42,7 +44,10 @@ public struct ModelFolder {
         let labels = try LabelSpace(contentsOf: labelsURL)
         let data = try JSONDecoder().decode(ModelDataSettings.self, from: Data(contentsOf: dataSettingsURL))
         let store = ParameterStore(device: device, seed: 0)
-        let model = try config.makeModel(store: store)
+        let encoderConfig = try config.frameEncoder.map { _ in
+            try FrameEncoderConfig.load(contentsOf: frameEncoderURL.appendingPathComponent(FrameEncoderFolder.configName))
+        }
+        let model = try config.makeModel(store: store, frameEncoder: encoderConfig)
         guard FileManager.default.fileExists(atPath: weightsURL.path) else {
             throw ConfigError("\(url.path): no model.safetensors yet (the run has not saved a model)")
         }

@@ -76,15 +76,25 @@ public struct TrainingSession {
             positions: heldOutPositions)
 
         // Model.
-        let fusion = try fusionConfig(classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count,
+        let pretrainedEncoder = try pretrainedFrameEncoder()
+        var fusion = try fusionConfig(classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count,
                                       separatorTokenId: Int(tokenizer.vocabulary.specialTokenIDs.separator))
+        if let pretrainedEncoder {
+            fusion.frameEncoder = pretrainedEncoder.spec
+            fusion.featureSize = pretrainedEncoder.outputSize
+        }
         let store = ParameterStore(device: device, seed: UInt64(config.seed))
-        let model = try fusion.makeModel(store: store)
+        let model = try fusion.makeModel(store: store, frameEncoder: pretrainedEncoder?.config)
         if !config.model.textEncoder.isEmpty { try loadPretrainedText(into: model) }
+        if let pretrainedEncoder, let encoder = model.frameEncoder {
+            try encoder.load(pretrainedEncoder.tensors, source: config.model.frameEncoder)
+            if config.model.freezeFrameEncoder { store.freeze(prefix: FrameEncoderSpec.prefix) }
+            try copyFrameEncoderDescription()
+        }
         try run.model.saveDescription(
             config: fusion, vocabulary: vocabularyURL, labels: labels,
             data: ModelDataSettings(budgets: budgets, maxFrames: config.data.maxFrames, frameSource: config.data.frameSource,
-                                    featureSize: config.data.featureSize))
+                                    featureSize: fusion.featureSize))
         print("model: \(fusion.modelType) (\(fusion.modalities.rawValue)), \(store.parameterCount) parameters; "
               + "training on \(trainPositions.count) videos, evaluating on \(heldOutPositions.count) (fold \(fold)) on \(device)")
 
@@ -117,11 +127,35 @@ public struct TrainingSession {
     }
 
     func frameSource() throws -> FrameSource {
-        guard config.data.frameSource == "features" else {
-            throw ConfigError("data.frame_source 'frames' trains on raw JPEG frames, which needs a frame encoder "
-                + "(ViT / CLIP / Swin); use 'features' (zip_feats), or extract features first")
+        switch (config.data.frameSource, config.model.frameEncoder.isEmpty) {
+        case ("features", true):
+            return .features(dimension: config.data.featureSize)
+        case ("frames", false):
+            let folder = FrameEncoderFolder(URL(fileURLWithPath: config.model.frameEncoder))
+            return .pixels(try FramePreprocessing(encoder: try folder.preprocessing(),
+                                                  fallbackSize: ImageSize(square: 224)))
+        case ("frames", true):
+            throw ConfigError("data.frame_source=frames trains on raw JPEG frames, which needs a frame encoder: "
+                + "--set model.frame_encoder=DIR (a ViT / CLIP / Swin folder), or use features (vidtag extract-features)")
+        default:
+            throw ConfigError("model.frame_encoder is set but data.frame_source is 'features': set data.frame_source=frames "
+                + "to train the encoder end to end on zip_frames")
         }
-        return .features(dimension: config.data.featureSize)
+    }
+
+    /// The pretrained frame encoder (weights loaded once, outside the model) and how to rebuild it.
+    func pretrainedFrameEncoder() throws
+        -> (config: FrameEncoderConfig, spec: FrameEncoderSpec, tensors: [String: Tensor], outputSize: Int)?
+    {
+        guard !config.model.frameEncoder.isEmpty else { return nil }
+        let folder = FrameEncoderFolder(URL(fileURLWithPath: config.model.frameEncoder))
+        let scratch = ParameterStore(seed: 0)
+        let (encoder, report) = try folder.loadEncoder(scratch.root)
+        print("frame encoder: \(report)")
+        let names = scratch.names
+        let spec = FrameEncoderSpec(pooler: names.contains { $0.hasPrefix("pooler.") },
+                                    projection: names.contains { $0.hasPrefix("visual_projection.") })
+        return (try folder.config(), spec, encoder.checkpointTensors(), encoder.outputSize)
     }
 
     /// The built-in WeChat 2022 label space, or the data root's own `labels.json`.
@@ -221,6 +255,17 @@ public struct TrainingSession {
             nextvladClusters: settings.nextvladClusters, nextvladGroups: settings.nextvladGroups,
             nextvladExpansion: settings.nextvladExpansion, nextvladOutput: settings.nextvladOutput,
             fusionSize: settings.fusionSize, seReduction: settings.seReduction, textConfig: text)
+    }
+
+    /// The frame encoder's config.json and preprocessor_config.json in the model folder's `frame_encoder/`,
+    /// so that the folder alone rebuilds the model and its frame pipeline.
+    func copyFrameEncoderDescription() throws {
+        let source = FrameEncoderFolder(URL(fileURLWithPath: config.model.frameEncoder))
+        let target = run.url.appendingPathComponent(FrameEncoderSpec.prefix)
+        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
+        for file in [source.configURL, source.preprocessorURL] {
+            try AtomicFile.write(try Data(contentsOf: file), to: target.appendingPathComponent(file.lastPathComponent))
+        }
     }
 
     /// The loss: label smoothing, class weights from the training labels, the video head's weight.
