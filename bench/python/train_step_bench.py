@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
-from transformers import BertConfig, BertModel
+from transformers import BertConfig, BertModel, ViTConfig, ViTModel
 
 p = argparse.ArgumentParser()
 for name, default in [("batch", 8), ("text", 256), ("frames", 32), ("layers", 12), ("hidden", 768), ("heads", 12),
@@ -21,6 +21,7 @@ for name, default in [("batch", 8), ("text", 256), ("frames", 32), ("layers", 12
     p.add_argument(f"--{name}", type=int, default=default)
 p.add_argument("--device", default="cpu")
 p.add_argument("--precision", default="fp32")
+p.add_argument("--vit", action="store_true", help="raw frames through a ViT-B/16 (224 px) end to end")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -37,9 +38,13 @@ class SingleStream(nn.Module):
         self.video_norm = nn.LayerNorm(a.hidden, eps=1e-12)
         self.frame_position_embeddings = nn.Embedding(a.frames, a.hidden)
         self.classifier = nn.Linear(a.hidden, a.classes)
+        self.frame_encoder = ViTModel(ViTConfig(attn_implementation="sdpa"), add_pooling_layer=False) if a.vit else None
 
     def forward(self, text_ids, text_mask, frames, frame_mask):
         batch, length = text_ids.shape
+        if self.frame_encoder is not None:  # [B, F, 3, H, W] → the final-LayerNorm [CLS] of each frame
+            b, f = frames.shape[:2]
+            frames = self.frame_encoder(pixel_values=frames.flatten(0, 1)).last_hidden_state[:, 0].reshape(b, f, -1)
         words = self.bert.embeddings.word_embeddings(text_ids)
         count = frames.shape[1]
         projected = self.video_norm(self.video_projection(frames)
@@ -65,7 +70,7 @@ optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params
 g = torch.Generator().manual_seed(1)
 text_ids = torch.randint(5, a.vocabulary_size, (a.batch, a.text), generator=g).to(dev)
 text_mask = torch.ones(a.batch, a.text, dtype=torch.long, device=dev)
-frames = torch.randn(a.batch, a.frames, 768, generator=g).to(dev)
+frames = torch.randn(*((a.batch, a.frames, 3, 224, 224) if a.vit else (a.batch, a.frames, 768)), generator=g).to(dev)
 frame_mask = torch.ones(a.batch, a.frames, dtype=torch.long, device=dev)
 labels = torch.randint(0, a.classes, (a.batch,), generator=g).to(dev)
 dtype = torch.bfloat16 if a.precision == "bf16" else None

@@ -25,6 +25,8 @@ struct TrainStepBench: ParsableCommand {
     @Option var threads = 2
     @Option(help: "cpu or cuda[:n]") var device = "cpu"
     @Option(help: "fp32 or bf16 (autocast)") var precision = "fp32"
+    @Flag(help: "Raw frames through a ViT-B/16 encoder (224 px) end to end instead of 768-d features.")
+    var vit = false
 
     func run() throws {
         guard let device = Device(name: device) else { throw ValidationError("unknown device \(self.device)") }
@@ -38,16 +40,17 @@ struct TrainStepBench: ParsableCommand {
         text.intermediateSize = intermediate
         let config = FusionConfig(modelType: "single_stream", modalities: .both, classes: classes, featureSize: 768,
                                   maxFrames: frames, textPositions: self.text, separatorTokenId: 3, pooling: "mean",
-                                  textConfig: text)
+                                  textConfig: text, frameEncoder: vit ? FrameEncoderSpec() : nil)
         let store = ParameterStore(device: device, seed: 0)
-        let model = try config.makeModel(store: store)
-        let rates = GroupLearningRates(rates: ["text": 5e-5, "visual": 5e-5, "head": 5e-4], weightDecay: 0.01)
+        let model = try config.makeModel(store: store, frameEncoder: vit ? .vit(ViTConfig()) : nil)
+        let rates = GroupLearningRates(rates: ["text": 5e-5, "visual": 5e-5, "head": 5e-4, "frame_encoder": 5e-6],
+                                       weightDecay: 0.01)
         let optimizer = AdamW(groups: rates.optimizerGroups(for: store))
         let generator = Generator(seed: 1)
         let input = VideoBatchInput(
             textIds: Tensor.randint(5, vocabularySize, [batch, self.text], generator: generator).to(device),
             textMask: Tensor.ones([batch, self.text], dtype: .int64, device: device),
-            frames: Tensor.randn([batch, frames, 768], generator: generator).to(device),
+            frames: Tensor.randn(vit ? [batch, frames, 3, 224, 224] : [batch, frames, 768], generator: generator).to(device),
             frameMask: Tensor.ones([batch, frames], dtype: .int64, device: device))
         let labels = Tensor.randint(0, classes, [batch], generator: generator).to(device)
         let autocast: DType? = precision == "bf16" ? .bfloat16 : nil
