@@ -30,7 +30,7 @@ step "3/6 train the single-stream model (BERT over [CLS] text [SEP] frames [SEP]
   --set model.kind=single_stream --set model.layers=2 --set model.hidden=128 --set model.heads=4 \
   --set model.intermediate=256 --set model.dropout=0.1 \
   --set data.title_tokens=24 --set data.asr_tokens=24 --set data.ocr_tokens=16 --set data.max_frames=8 \
-  --set train.epochs=6 --set train.batch_size=32 --set train.threads=1 --set data.workers=2 --set train.log_every=40 \
+  --set train.epochs=5 --set train.batch_size=32 --set train.threads=1 --set data.workers=2 --set train.log_every=40 \
   --set train.warmup_ratio=0.06
 
 step "4/6 evaluate on the held-out fold of the labelled split"
