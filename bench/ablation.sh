@@ -9,3 +9,6 @@ make -s build
 mkdir -p docs/results
 .deps/venv/bin/python bench/experiments.py --vidtag .build/release/vidtag --data demo/data --out demo/ablation \
   --seeds "${SEEDS:-1,2,3}" --experiments ablation --table docs/results/ablation.md "$@"
+# Each trick's training cost, measured alone (one run at a time, 60 steps, no evaluation).
+.deps/venv/bin/python bench/experiments.py --vidtag .build/release/vidtag --data demo/data --out demo/ablation \
+  --experiments ablation --table docs/results/ablation-cost.md --cost-steps 60

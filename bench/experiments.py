@@ -61,6 +61,26 @@ def best_eval(metrics_path):
     return best
 
 
+def measure_cost(a):
+    """Training throughput of each experiment, one run at a time on an otherwise idle machine."""
+    rows = []
+    for name, overrides in EXPERIMENTS[a.experiments]:
+        run = os.path.join(a.out, "cost-" + "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40])
+        command = [a.vidtag, "train", "--data", a.data, "--out", run, "--force"]
+        for s in BASE + a.extra + overrides + [f"train.max_steps={a.cost_steps}", "data.validation_fraction=0"]:
+            command += ["--set", s]
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        with open(os.path.join(run, "metrics.jsonl")) as f:
+            last = [json.loads(line) for line in f if '"train"' in line][-1]
+        rows.append((name, last["values"]["samples_per_second"]))
+        print(f"{name}: {rows[-1][1]:.1f} samples/s", flush=True)
+    lines = ["| experiment | training samples/s | time per sample vs first row |", "|---|---|---|"]
+    lines += [f"| {name} | {rate:.1f} | {rows[0][1] / rate:.2f}× |" for name, rate in rows]
+    with open(a.table, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vidtag", required=True)
@@ -71,8 +91,13 @@ def main():
     p.add_argument("--experiments", choices=EXPERIMENTS.keys(), required=True)
     p.add_argument("--extra", action="append", default=[], help="more --set overrides for every run")
     p.add_argument("--parallel", type=int, default=1, help="runs at once (each uses train.threads)")
+    p.add_argument("--cost-steps", type=int, default=0,
+                   help="instead of scores: train each experiment alone for N steps (no evaluation) and report "
+                        "its training samples/s relative to the first")
     a = p.parse_args()
     seeds = [int(s) for s in a.seeds.split(",")]
+    if a.cost_steps:
+        return measure_cost(a)
     def run_one(name, overrides, seed):
         slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
         run = os.path.join(a.out, f"{slug}-seed{seed}")
