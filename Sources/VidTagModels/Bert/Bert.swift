@@ -241,8 +241,10 @@ public final class BertModel {
                         positionIds: Tensor? = nil, outputHiddenStates: Bool = false, train: Bool) -> BertModelOutput {
         let embedded = embeddings.forward(inputsEmbeds: inputsEmbeds, tokenTypeIds: tokenTypeIds, positionIds: positionIds,
                                           train: train)
-        let (last, states) = encoder.forward(embedded, mask: attentionMask.map(Self.attentionMask),
-                                             outputHiddenStates: outputHiddenStates, train: train)
+        // A mask without padding is dropped, as transformers does: attention then runs libtorch's fused
+        // kernel for unmasked inputs (measured 30 % faster for BERT-base at b8 × 256 on CPU).
+        let mask = attentionMask.flatMap { $0.eq(0).any().item() == 0 ? nil : Self.attentionMask($0) }
+        let (last, states) = encoder.forward(embedded, mask: mask, outputHiddenStates: outputHiddenStates, train: train)
         return BertModelOutput(lastHiddenState: last, pooled: pooler?.forward(last), hiddenStates: states)
     }
 
