@@ -241,32 +241,7 @@ enum FrameEncoderKeyMapping: Equatable {
     case ignored(String)
 }
 
-/// What a strict load did besides copying every parameter: the checkpoint keys it ignored and why.
-public struct FrameEncoderLoadReport: Sendable, CustomStringConvertible {
-    /// Parameters copied.
-    public let loaded: Int
-    /// Checkpoint key → why it was not loaded (task heads, the text tower of a CLIPModel, computed buffers).
-    public let ignored: [String: String]
 
-    public var description: String {
-        let lines = ignored.keys.sorted().map { "  ignored \($0): \(ignored[$0]!)" }
-        return (["loaded \(loaded) tensors"] + lines).joined(separator: "\n")
-    }
-}
-
-/// A checkpoint that does not fit the encoder: lists every missing, unexpected and mis-shaped key with both
-/// shapes.
-public struct FrameEncoderLoadError: Error, CustomStringConvertible, Sendable {
-    public let source: String
-    public let problems: [String]
-    public let hint: String
-
-    public var description: String {
-        let shown = problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n")
-        let more = problems.count > 20 ? "\n  … and \(problems.count - 20) more" : ""
-        return "cannot load \(source): \(problems.count) problem(s)\n\(shown)\(more)\nhint: \(hint)"
-    }
-}
 
 enum FrameEncoderCheckpoint {
     /// Loads `tensors` into every parameter under `path`, strictly: each parameter must be given with its shape,
