@@ -11,7 +11,7 @@ ROUNDS=${1:-3}
 THREADS=${2:-2}
 DATA=${3:-/tmp/vidtag-loader-bench-demo}
 PYTHON=.deps/venv/bin/python
-VOCAB=../shared/data/bert_zh_vocab.txt
+VOCAB=Tests/Fixtures/wechat2022/bert_zh_vocab.txt
 WORK=$(mktemp -d /tmp/vidtag-loader-bench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 

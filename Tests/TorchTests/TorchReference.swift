@@ -157,14 +157,35 @@ struct TorchReference: Decodable, Sendable {
     let schedules: [ScheduleCase]
     let safetensors: SafeTensorsReference
 
-    static let shared: TorchReference = {
+    /// reference.json, read once; a missing or unreadable file fails each test that needs it with this reason.
+    static let loaded = Result { () throws -> TorchReference in
         let url = TorchFixtureFiles.folder.appendingPathComponent("reference.json")
         do {
             return try JSONDecoder().decode(TorchReference.self, from: Data(contentsOf: url))
         } catch {
-            fatalError("cannot read \(url.path): \(error); regenerate with scripts/fixtures/make_torch_fixtures.py")
+            throw TorchFixtureError("cannot read \(url.path): \(error); regenerate with scripts/fixtures/make_torch_fixtures.py")
         }
-    }()
+    }
+
+    static var shared: TorchReference { get throws { try loaded.get() } }
+
+    /// The case numbers of a parameterised test (none when the file cannot be read: `referenceLoads` fails then).
+    static func indices<Case>(_ cases: KeyPath<TorchReference, [Case]>) -> Range<Int> {
+        (try? loaded.get()[keyPath: cases].indices) ?? 0..<0
+    }
+}
+
+/// A reference fixture that could not be read.
+struct TorchFixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+@Suite("PyTorch reference fixture")
+struct TorchReferenceFileTests {
+    @Test func referenceLoads() throws {
+        _ = try TorchReference.shared
+    }
 }
 
 /// Expects `actual` to equal `expected` element by element within `tolerance` (absolute plus relative to the

@@ -3,13 +3,13 @@ import Testing
 
 @testable import VidTagData
 
-/// Paths shared by the data-format tests: the repository, its committed fixtures, the shared real samples
+/// Paths shared by the data-format tests: the repository, its committed fixtures, the real reference samples (Tests/Fixtures/wechat2022)
 /// and fresh temporary folders.
 enum FormatTestFiles {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
     static let fixtures = repository.appendingPathComponent("Tests/Fixtures")
-    static let sharedData = repository.appendingPathComponent("../shared/data").standardizedFileURL
+    static let referenceData = fixtures.appendingPathComponent("wechat2022")
 
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("vidtag-formats-\(UUID().uuidString)")
@@ -26,7 +26,7 @@ enum FormatTestFiles {
 
 @Suite("Annotations")
 struct AnnotationTests {
-    let sampleURL = FormatTestFiles.sharedData.appendingPathComponent("wechat2022_labeled_sample.json")
+    let sampleURL = FormatTestFiles.referenceData.appendingPathComponent("wechat2022_labeled_sample.json")
 
     @Test func readsTheRealSampleRecord() throws {
         let (records, report) = try AnnotationReader(url: sampleURL, labelSpace: .wechat2022).readAll()

@@ -4,41 +4,39 @@ import Testing
 @testable import VidTagData
 
 /// The tiny demo data set (``DemoDataConfiguration/tiny``), built once per test run from the material
-/// scripts/setup.sh installs into .deps/venv, and the shared BERT vocabulary.
+/// scripts/setup.sh installs into .deps/venv, and the Chinese BERT vocabulary (Tests/Fixtures/wechat2022).
 enum DemoFixture {
     static let repository = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent()
 
-    static let material: DemoMaterial = {
-        do {
-            return try DemoMaterial.locate(searchStarts: [repository])
-        } catch {
-            fatalError("\(error)")
-        }
-    }()
+    /// Each piece is built once and kept with its error: a missing piece fails the tests that need it, with the
+    /// reason, instead of stopping the test process.
+    static let materialResult = Result { try DemoMaterial.locate(searchStarts: [repository]) }
 
     /// The tiny build with seed 7, and its summary.
-    static let built: (root: URL, summary: DemoDataSummary) = {
+    static let built = Result { () throws -> (root: URL, summary: DemoDataSummary) in
         let root = temporaryFolder("demo-tiny")
         do {
-            let summary = try DemoDataBuilder(material: material, configuration: .tiny(seed: 7)).build(at: root)
+            let summary = try DemoDataBuilder(material: try materialResult.get(), configuration: .tiny(seed: 7)).build(at: root)
             return (root, summary)
         } catch {
-            fatalError("building the tiny demo data failed: \(error)")
+            throw FixtureError("building the tiny demo data failed (is scripts/setup.sh's .deps/venv there?): \(error)")
         }
-    }()
+    }
 
-    static var root: URL { built.root }
-    static var summary: DemoDataSummary { built.summary }
-
-    static let tokenizer: BertTokenizer = {
-        let vocabulary = repository.appendingPathComponent("../shared/data/bert_zh_vocab.txt").standardizedFileURL
+    static let tokenizerResult = Result { () throws -> BertTokenizer in
+        let vocabulary = repository.appendingPathComponent("Tests/Fixtures/wechat2022/bert_zh_vocab.txt")
         do {
             return try BertTokenizer(vocabulary: try Vocabulary(contentsOf: vocabulary.path))
         } catch {
-            fatalError("cannot read the shared BERT vocabulary: \(error)")
+            throw FixtureError("cannot read the Chinese BERT vocabulary \(vocabulary.path): \(error)")
         }
-    }()
+    }
+
+    static var material: DemoMaterial { get throws { try materialResult.get() } }
+    static var root: URL { get throws { try built.get().root } }
+    static var summary: DemoDataSummary { get throws { try built.get().summary } }
+    static var tokenizer: BertTokenizer { get throws { try tokenizerResult.get() } }
 
     static func temporaryFolder(_ name: String) -> URL {
         let folder = FileManager.default.temporaryDirectory
@@ -48,8 +46,14 @@ enum DemoFixture {
     }
 
     static func records(_ split: String) throws -> [VideoAnnotation] {
-        try AnnotationReader(url: root.appendingPathComponent("annotations/\(split).json")).readAll().records
+        try AnnotationReader(url: try root.appendingPathComponent("annotations/\(split).json")).readAll().records
     }
+}
+
+/// A fixture that could not be made: the tests that need it fail with this message.
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
 }
 
 @Suite("Demo data")
@@ -77,12 +81,12 @@ struct DemoDataTests {
 
     @Test("layout: every video has annotations, a feature member and a frame zip; test truth kept apart")
     func layout() throws {
-        let root = DataRoot(url: DemoFixture.root)
+        let root = DataRoot(url: try DemoFixture.root)
         let labelSpace = LabelSpace.wechat2022
         var allIds = Set<String>()
         for split in DemoDataBuilder.splitNames {
             let records = try DemoFixture.records(split)
-            let expected = DemoFixture.summary.splits.first { $0.name == split }!
+            let expected = try DemoFixture.summary.splits.first { $0.name == split }!
             #expect(records.count == expected.videos)
             let features = try FeatureArchive(url: try root.featuresURL(split: split), expectedDimension: 768)
             #expect(features.count == records.count)
@@ -139,7 +143,7 @@ struct DemoDataTests {
         var meanFeatures: [(digit: Int, level1: String, vector: [Float])] = []
         for record in records {
             let demoClass = try #require(classById[record.categoryId!])
-            let topic = DemoFixture.material.topics[demoClass.topicIndex]
+            let topic = try DemoFixture.material.topics[demoClass.topicIndex]
             if !record.title.isEmpty { #expect(topic.sentences.contains(record.title)) }
             if !record.asr.isEmpty { #expect(topic.paragraphs.contains(record.asr)) }
             let matrix = try features.features(id: record.id)

@@ -10,7 +10,7 @@ struct LabelTests {
         let labeled_count: [Int]
     }
 
-    let categoriesURL = FormatTestFiles.sharedData.appendingPathComponent("wechat2022_categories.json")
+    let categoriesURL = FormatTestFiles.referenceData.appendingPathComponent("wechat2022_categories.json")
 
     @Test func builtInTableEqualsTheChallengeFile() throws {
         let file = try JSONDecoder().decode(CategoriesFile.self, from: Data(contentsOf: categoriesURL))

@@ -5,10 +5,10 @@ import Testing
 
 private func loader(
     mode: SampleMode = .train(seed: 1), batchSize: Int = 16, workers: Int = 2, capacity: Int = 3, shuffle: Bool = true,
-    root: URL = DemoFixture.root, badRecords: BadRecordPolicy = .skip
+    root: URL? = nil, badRecords: BadRecordPolicy = .skip
 ) throws -> DataLoader {
     let builder = try SampleBuilder(
-        dataRoot: DataRoot(url: root), split: "labeled", tokenizer: DemoFixture.tokenizer,
+        dataRoot: DataRoot(url: try root ?? DemoFixture.root), split: "labeled", tokenizer: DemoFixture.tokenizer,
         budgets: TextBudgets(title: 16, asr: 16, ocr: 8), maxFrames: 4, frameSource: .features(dimension: 768),
         labelSpace: .wechat2022, mode: mode, badRecords: badRecords)
     return try DataLoader(builder: builder, settings: LoaderSettings(
@@ -122,7 +122,7 @@ struct LoaderTests {
             labelSpace: .wechat2022, mode: .evaluate)
         let stream = try DataLoader(builder: builder, settings: LoaderSettings(batchSize: 8, shuffle: false)).batches(epoch: 0)
         let batches = try drain(stream)
-        let split = DemoFixture.summary.splits[2]
+        let split = try DemoFixture.summary.splits[2]
         #expect(batches.allSatisfy { !$0.isFullyLabeled || $0.labels.allSatisfy { $0 == -1 } })
         #expect(batches.first?.framesShape == [8, 8, 3, 32, 32])
         #expect(stream.report.samples == split.videos)

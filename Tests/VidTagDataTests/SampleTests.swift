@@ -68,7 +68,7 @@ struct SampleTests {
     func textAndLabels() throws {
         let builder = try featureBuilder(mode: .evaluate)
         let records = try DemoFixture.records("labeled")
-        let ids = DemoFixture.tokenizer.vocabulary.specialTokenIDs
+        let ids = try DemoFixture.tokenizer.vocabulary.specialTokenIDs
         for position in 0..<30 {
             let sample = try builder.sample(at: position)
             let record = records[position]
@@ -89,11 +89,11 @@ struct SampleTests {
 
     @Test("pixel frames: corrupt JPEGs and empty clips are counted, not thrown")
     func pixelFrames() throws {
-        let root = DataRoot(url: DemoFixture.root)
+        let root = DataRoot(url: try DemoFixture.root)
         let index = try VideoIndex(dataRoot: root, split: "labeled", tokenizer: DemoFixture.tokenizer, labelSpace: .wechat2022)
         let builder = try SampleBuilder(dataRoot: root, split: "labeled", index: index, maxFrames: 8,
                                         frameSource: .pixels(smallFrames), mode: .evaluate)
-        let split = DemoFixture.summary.splits[0]
+        let split = try DemoFixture.summary.splits[0]
         let empty = try builder.sample(at: index.ids.firstIndex(of: split.emptyClipIds[0])!)
         #expect(empty.frameMask.allSatisfy { $0 == 0 } && empty.frameShape == [3, 32, 32])
         #expect(empty.report.frames.videosWithoutFrames == 1)

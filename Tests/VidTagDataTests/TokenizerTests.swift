@@ -3,12 +3,12 @@ import Testing
 
 @testable import VidTagData
 
-/// Paths of the reference material: committed fixtures, the shared data, the set-up script's venv.
+/// Paths of the reference material: committed fixtures (the Chinese vocabulary among them), the set-up script's venv.
 private enum TokenizerReference {
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
     static let fixtures = repositoryRoot.appendingPathComponent("Tests/Fixtures/tokenizer")
-    static let chineseVocabulary = repositoryRoot.appendingPathComponent("../shared/data/bert_zh_vocab.txt")
+    static let chineseVocabulary = repositoryRoot.appendingPathComponent("Tests/Fixtures/wechat2022/bert_zh_vocab.txt")
         .standardizedFileURL.path
 
     static var sitePackages: URL {

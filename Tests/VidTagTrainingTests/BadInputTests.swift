@@ -25,7 +25,7 @@ extension TrainingRunTests {
             let config = try TrainingFixture.tinyConfig(["data.train_split=train"])
             let message = Self.failure { _ = try TrainingFixture.session(config, run: run).train() }
             #expect(message.contains("'train'"), "\(message)")
-            #expect(message.contains(TrainingFixture.demo.url.appendingPathComponent("annotations/train.json").path),
+            #expect(message.contains(try TrainingFixture.demo.url.appendingPathComponent("annotations/train.json").path),
                     "\(message)")
             #expect(message.contains("labeled"), "the splits present should be listed: \(message)")
         }
@@ -52,9 +52,9 @@ extension TrainingRunTests {
         /// A model folder as `vidtag train` leaves it, without training: description and initial weights.
         static func writeModelFolder(_ url: URL, kind: String) throws {
             let config = try TrainingFixture.tinyConfig(["model.kind=\(kind)"])
-            let session = TrainingFixture.session(config, run: url)
+            let session = try TrainingFixture.session(config, run: url)
             let labels = try TrainingSession.labelSpace(for: TrainingFixture.demo)
-            let vocabulary = TrainingFixture.vocabularyFolder.appendingPathComponent("vocab.txt")
+            let vocabulary = try TrainingFixture.vocabularyFolder.appendingPathComponent("vocab.txt")
             let vocabularySize = try String(contentsOf: vocabulary, encoding: .utf8).split(separator: "\n").count
             let fusion = try session.fusionConfig(classes: labels.level2Count, vocabularySize: vocabularySize, separatorTokenId: 3)
             let store = ParameterStore(seed: 1)

@@ -107,9 +107,10 @@ extension TrainingRunTests {
             let run = TrainingFixture.temporaryFolder("killed")
             defer { try? FileManager.default.removeItem(at: run) }
             let checkpoint = RunFolder(run).checkpointURL
-            var arguments = ["train", "--data", TrainingFixture.demoRoot.path, "--out", run.path]
+            var arguments = ["train", "--data", try TrainingFixture.demoRoot.path, "--out", run.path]
+            let vocabulary = try TrainingFixture.vocabularyFolder
             for override in TrainingFixture.tinyOverrides + [
-                "model.vocabulary=\(TrainingFixture.vocabularyFolder.path)", "model.kind=baseline",
+                "model.vocabulary=\(vocabulary.path)", "model.kind=baseline",
                 "train.max_steps=100000", "train.eval_every=1", "data.validation_fraction=0.05",
             ] {
                 arguments += ["--set", override]

@@ -24,7 +24,7 @@ extension TrainingRunTests {
         func poisonedWeights() throws {
             let run = TrainingFixture.temporaryFolder("nan")
             defer { try? FileManager.default.removeItem(at: run) }
-            var session = TrainingFixture.session(try TrainingFixture.tinyConfig(), run: run)
+            var session = try TrainingFixture.session(try TrainingFixture.tinyConfig(), run: run)
             session.prepare = { trainer in
                 trainer.afterStep.append { trainer in
                     guard trainer.state.step == 5 else { return }
@@ -57,7 +57,7 @@ extension TrainingRunTests {
                 "train.clip_norm=0", "train.warmup_ratio=0", "train.schedule=constant", "train.weight_decay=0",
                 "train.max_steps=8",
             ])
-            Self.expectNonFiniteLoss(TrainingFixture.session(config, run: run))
+            Self.expectNonFiniteLoss(try TrainingFixture.session(config, run: run))
         }
     }
 }

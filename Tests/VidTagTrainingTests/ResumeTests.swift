@@ -9,7 +9,7 @@ extension TrainingRunTests {
     /// stopped: same losses step by step, same weights, optimizer state and EMA at the end.
     @Suite struct Resume {
         static func train(_ config: RunConfig, run: URL, stopAfterStep: Int? = nil) throws -> TrainerState {
-            var session = TrainingFixture.session(config, run: run)
+            var session = try TrainingFixture.session(config, run: run)
             session.stopAfterStep = stopAfterStep
             return try session.train().state
         }

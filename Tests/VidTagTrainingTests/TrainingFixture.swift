@@ -11,33 +11,33 @@ enum TrainingFixture {
         .deletingLastPathComponent()
 
     /// The tiny demo build (200 labelled videos, 61 classes, empty clips and a corrupt frame included).
-    static let demoRoot: URL = {
+    /// Built once per test run, kept with its error: a test that needs it fails with the reason.
+    static let demoBuild = Result { () throws -> URL in
         let root = temporaryFolder("train-demo")
         do {
             let material = try DemoMaterial.locate(searchStarts: [repository])
             try DemoDataBuilder(material: material, configuration: .tiny(seed: 11)).build(at: root)
         } catch {
-            fatalError("building the tiny demo data failed (is scripts/setup.sh's .deps/venv there?): \(error)")
+            throw FixtureError("building the tiny demo data failed (is scripts/setup.sh's .deps/venv there?): \(error)")
         }
         return root
-    }()
+    }
 
-    static var demo: DataRoot { DataRoot(url: demoRoot) }
+    static var demoRoot: URL { get throws { try demoBuild.get() } }
+    static var demo: DataRoot { get throws { DataRoot(url: try demoRoot) } }
 
     /// A vocabulary made once from the demo texts, so that each run does not rebuild it.
-    static let vocabularyFolder: URL = {
+    static let vocabularyBuild = Result { () throws -> URL in
         let folder = temporaryFolder("train-vocab")
-        do {
-            var texts: [String] = []
-            _ = try AnnotationReader(url: demo.annotationsURL(split: "labeled"), labelSpace: nil, policy: .skip).forEach {
-                texts += [$0.title, $0.asr, $0.ocrText]
-            }
-            try CorpusVocabulary.write(CorpusVocabulary.tokens(from: texts), to: folder.appendingPathComponent("vocab.txt"))
-        } catch {
-            fatalError("writing the demo vocabulary failed: \(error)")
+        var texts: [String] = []
+        _ = try AnnotationReader(url: try demo.annotationsURL(split: "labeled"), labelSpace: nil, policy: .skip).forEach {
+            texts += [$0.title, $0.asr, $0.ocrText]
         }
+        try CorpusVocabulary.write(CorpusVocabulary.tokens(from: texts), to: folder.appendingPathComponent("vocab.txt"))
         return folder
-    }()
+    }
+
+    static var vocabularyFolder: URL { get throws { try vocabularyBuild.get() } }
 
     /// The overrides of a tiny run: 1 layer, hidden 32, 2 heads, batch 16, 4 frames, short texts, one thread.
     static let tinyOverrides = [
@@ -51,11 +51,11 @@ enum TrainingFixture {
 
     /// The tiny run's config with `extra` overrides applied after the tiny ones.
     static func tinyConfig(_ extra: [String] = []) throws -> RunConfig {
-        try RunConfig.resolve(overrides: tinyOverrides + ["model.vocabulary=\(vocabularyFolder.path)"] + extra)
+        try RunConfig.resolve(overrides: tinyOverrides + ["model.vocabulary=\(try vocabularyFolder.path)"] + extra)
     }
 
-    static func session(_ config: RunConfig, run: URL, data: DataRoot? = nil) -> TrainingSession {
-        TrainingSession(config: config, data: data ?? demo, run: RunFolder(run))
+    static func session(_ config: RunConfig, run: URL, data: DataRoot? = nil) throws -> TrainingSession {
+        TrainingSession(config: config, data: try data ?? demo, run: RunFolder(run))
     }
 
     static func temporaryFolder(_ name: String) -> URL {
@@ -115,3 +115,9 @@ enum TrainingFixture {
 /// The tests that train: one at a time, since dropout and initialisation draw from libtorch's one global
 /// generator, which a resumed run restores.
 @Suite(.serialized) struct TrainingRunTests {}
+
+/// A fixture that could not be made: the tests that need it fail with this message.
+struct FixtureError: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}

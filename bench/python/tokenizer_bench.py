@@ -29,7 +29,7 @@ def load_corpus(folder):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--vocab", default="../shared/data/bert_zh_vocab.txt")
+    parser.add_argument("--vocab", default="Tests/Fixtures/wechat2022/bert_zh_vocab.txt")
     parser.add_argument("--corpus", required=True)
     parser.add_argument("--min-seconds", type=float, default=2.0)
     parser.add_argument("--mode", choices=("single", "batch"), default="single")

