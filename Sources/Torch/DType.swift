@@ -97,4 +97,25 @@ public enum Device: Hashable, Sendable, CustomStringConvertible {
             return nil
         }
     }
+
+    /// Parses a device named by a user (`cpu`, `cuda`, `cuda:N`) and checks that it is here.
+    /// - Parameter setting: what the name was given as, for the message (`--device`, `train.device`).
+    public init(parsing name: String, setting: String = "device") throws {
+        guard let device = Device(name: name) else {
+            throw DeviceError("\(setting) '\(name)': expected cpu, cuda or cuda:N")
+        }
+        if case .cuda(let index) = device {
+            guard Runtime.cudaAvailable, index < Runtime.cudaDeviceCount else {
+                throw DeviceError("\(setting) \(name): CUDA is not available here (\(Runtime.cudaDeviceCount) devices); "
+                    + "run `vidtag doctor`, or use cpu")
+            }
+        }
+        self = device
+    }
+}
+
+/// A device that was named wrongly or is not on this machine.
+public struct DeviceError: Error, CustomStringConvertible, Sendable {
+    public let description: String
+    public init(_ description: String) { self.description = description }
 }

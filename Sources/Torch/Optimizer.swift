@@ -126,7 +126,7 @@ public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Doub
 /// A learning-rate multiplier as a pure function of the step: linear warm-up from 0, then constant,
 /// linear decay to 0 or cosine decay (Hugging Face's get_*_schedule_with_warmup).
 public struct LearningRateSchedule: Codable, Sendable, Equatable {
-    public enum Decay: String, Codable, Sendable {
+    public enum Decay: String, Codable, Sendable, CaseIterable {
         case constant, linear, cosine
     }
 

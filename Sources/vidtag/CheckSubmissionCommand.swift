@@ -19,7 +19,7 @@ struct CheckSubmissionCommand: ParsableCommand {
         _ = try AnnotationReader(url: try root.annotationsURL(split: split), labelSpace: nil, policy: .skip).forEach {
             ids.append($0.id)
         }
-        let checker = SubmissionChecker(expectedIds: ids, labelSpace: try TrainingSession.labelSpace(for: root))
+        let checker = SubmissionChecker(expectedIds: ids, labelSpace: try LabelSpace(for: root))
         do {
             try checker.validate(url: URL(fileURLWithPath: file))
         } catch {

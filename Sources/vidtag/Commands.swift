@@ -13,5 +13,6 @@ let vidtagCommands: [ParsableCommand.Type] = [
     CheckSubmissionCommand.self,
     TuneBoostCommand.self,
     AverageCommand.self,
+    ScoreCommand.self,
     ExtractFeaturesCommand.self,
 ]

@@ -11,19 +11,28 @@ struct TuneBoostCommand: ParsableCommand {
         abstract: "Tune the prediction-time boost of small classes on out-of-fold predictions (never on test).",
         discussion: "Writes boost.json into the run; pass it to `vidtag predict --boost`.")
 
-    @Option(help: "A run with out-of-fold predictions (oof.safetensors), e.g. a K-fold run.") var model: String
-    @Option(help: "Data root (for the label space).") var data: String
+    @OptionGroup var models: ModelOptions
+    @Option(help: "Data root (for the label space, and for held-out predictions a folder does not have yet).") var data: String
+    @Option(help: "Where to write boost.json (default: beside the first --model).") var out: String?
 
     func run() throws {
-        let folder = URL(fileURLWithPath: model)
-        let outOfFold = try Predictions.load(folder.appendingPathComponent("oof.safetensors"))
-        let labels = try TrainingSession.labelSpace(for: DataRoot(path: data))
+        let selection = try models.selection()
+        let data = DataRoot(path: data)
+        let labels = try LabelSpace(for: data)
+        // The held-out predictions the models were selected on: saved by training (oof.safetensors), else made.
+        let saved = selection.given.count == 1 ? RunFolder(selection.given[0]).outOfFoldURL : nil
+        let outOfFold: Predictions
+        if let saved, FileManager.default.fileExists(atPath: saved.path), models.boost == nil {
+            outOfFold = try Predictions.load(saved)
+        } else {
+            outOfFold = try selection.predictHeldOut(data: data, device: try models.parsedDevice()).predictions
+        }
         var counts = [Int](repeating: 0, count: labels.level2Count)
-        for label in outOfFold.labels where label >= 0 { counts[Int(label)] += 1 }
+        for label in outOfFold.truth where label >= 0 { counts[Int(label)] += 1 }
         let boost = try SmallClassBoost.tune(outOfFold: outOfFold, counts: counts, labelSpace: labels)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        let url = folder.appendingPathComponent("boost.json")
+        let url = out.map { URL(fileURLWithPath: $0) } ?? RunFolder(selection.given[0]).boostURL
         try AtomicFile.write(try encoder.encode(boost), to: url)
         print(String(format: "beta %.2f: out-of-fold score %.4f → %.4f (%@)", boost.beta, boost.scoreBefore ?? 0,
                      boost.scoreAfter ?? 0, url.path))
@@ -54,15 +63,9 @@ struct AverageCommand: ParsableCommand {
         }
         let chosen = last.map { SnapshotSet.last($0, of: entries) } ?? SnapshotSet.best(best!, of: entries)
         let averaged = try Torch.catching { try snapshots.average(chosen) }
-        let target = URL(fileURLWithPath: out ?? run.url.appendingPathComponent("swa").path)
-        try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
-        for name in ["config.json", "vocab.txt", "labels.json", "data_settings.json", "run_config.json", "folds.json"] {
-            let source = run.url.appendingPathComponent(name)
-            guard FileManager.default.fileExists(atPath: source.path) else { continue }
-            try AtomicFile.write(try Data(contentsOf: source), to: target.appendingPathComponent(name))
-        }
-        try SafeTensors.save(averaged, metadata: ["format": "pt", "producer": "vidtag average"],
-                             to: target.appendingPathComponent("model.safetensors"))
-        print("averaged \(chosen.count) snapshots (steps \(chosen.map(\.step).sorted())) into \(target.path)")
+        let target = ModelFolder(URL(fileURLWithPath: out ?? run.url.appendingPathComponent("swa").path))
+        try run.copyDescription(to: target)
+        try target.saveWeights(averaged, producer: "vidtag average")
+        print("averaged \(chosen.count) snapshots (steps \(chosen.map(\.step).sorted())) into \(target.url.path)")
     }
 }

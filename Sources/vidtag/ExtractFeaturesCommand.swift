@@ -31,7 +31,7 @@ struct ExtractFeaturesCommand: ParsableCommand {
         guard let type = DType(name: dtype), [.float32, .bfloat16, .float16].contains(type) else {
             throw ValidationError("--dtype \(dtype): expected fp32, bf16 or fp16")
         }
-        let device = try TrainingSession.device(device)
+        let device = try Device(parsing: device, setting: "--device")
         let folder = FrameEncoderFolder(URL(fileURLWithPath: encoder))
         let store = ParameterStore(device: device)
         let (model, report) = try folder.loadEncoder(store.root)
@@ -42,11 +42,17 @@ struct ExtractFeaturesCommand: ParsableCommand {
                                            autocast: type == .float32 ? nil : type)
         let started = Date()
         var lastPrint = Date.distantPast
-        let summary = try extraction.run(data: DataRoot(path: data), split: split) { done, total in
+        StopSignal.install()
+        let summary = try extraction.run(data: DataRoot(path: data), split: split, progress: { done, total in
             if Date().timeIntervalSince(lastPrint) > 2 || done == total {
                 lastPrint = Date()
                 print("\(done)/\(total) videos")
             }
+        }, shouldStop: { StopSignal.requested })
+        if summary.output == nil, StopSignal.requested {
+            print("stopped by signal \(StopSignal.signal) after \(summary.videos + summary.skippedAlreadyDone) videos; "
+                + "rerun the same command to continue")
+            throw ExitCode(StopSignal.exitCode)
         }
         let seconds = Date().timeIntervalSince(started)
         print(String(format: "%@: %d videos (%d already done), %d frames, %d without frames in %.1f s "

@@ -188,13 +188,13 @@ import Torch
         try config.save(to: url)
         #expect(try FusionConfig.load(contentsOf: url) == config)
 
-        var unknown = config
-        unknown.modelType = "dual_stream_v9"
+        let text = try String(contentsOf: url, encoding: .utf8)
+        try Data(text.replacingOccurrences(of: "\"baseline\"", with: "\"dual_stream_v9\"").utf8).write(to: url)
         do {
-            _ = try unknown.makeModel(store: ParameterStore(seed: 0))
+            _ = try FusionConfig.load(contentsOf: url)
             Issue.record("an unknown model_type must be refused")
         } catch {
-            #expect("\(error)".contains("dual_stream_v9"))
+            #expect("\(error)".contains("dual_stream_v9") && "\(error)".contains("single_stream"), "\(error)")
         }
     }
 

@@ -52,17 +52,16 @@ extension TrainingRunTests {
         /// A model folder as `vidtag train` leaves it, without training: description and initial weights.
         static func writeModelFolder(_ url: URL, kind: String) throws {
             let config = try TrainingFixture.tinyConfig(["model.kind=\(kind)"])
-            let session = try TrainingFixture.session(config, run: url)
-            let labels = try TrainingSession.labelSpace(for: TrainingFixture.demo)
+            let labels = try LabelSpace(for: TrainingFixture.demo)
             let vocabulary = try TrainingFixture.vocabularyFolder.appendingPathComponent("vocab.txt")
             let vocabularySize = try String(contentsOf: vocabulary, encoding: .utf8).split(separator: "\n").count
-            let fusion = try session.fusionConfig(classes: labels.level2Count, vocabularySize: vocabularySize, separatorTokenId: 3)
+            let fusion = try config.fusionConfig(classes: labels.level2Count, vocabularySize: vocabularySize, separatorTokenId: 3)
             let store = ParameterStore(seed: 1)
             _ = try fusion.makeModel(store: store)
             let folder = ModelFolder(url)
             try folder.saveDescription(
                 config: fusion, vocabulary: vocabulary, labels: labels,
-                data: ModelDataSettings(budgets: session.budgets, maxFrames: 4, frameSource: "features", featureSize: 768))
+                data: ModelDataSettings(budgets: config.budgets, maxFrames: 4, frameSource: .features, featureSize: 768))
             try folder.saveWeights(store)
         }
 
@@ -75,7 +74,7 @@ extension TrainingRunTests {
             #expect(loaded.model is SingleStreamClassifier)
 
             var config = try FusionConfig.load(contentsOf: ModelFolder(url).configURL)
-            config.modelType = "baseline"
+            config.modelType = .baseline
             try config.save(to: ModelFolder(url).configURL)
             let message = Self.failure { _ = try ModelFolder(url).load(device: .cpu) }
             #expect(message.contains(ModelFolder(url).weightsURL.path), "\(message)")

@@ -59,11 +59,11 @@ import Testing
         var expected = RunConfig()
         expected.train.epochs = 6
         expected.train.batchSize = 8
-        expected.model.kind = "baseline"
+        expected.model.kind = .baseline
         expected.seed = 7
         expected.data.validationFraction = 0.2
         expected.train.textLearningRate = 1
-        expected.model.pooling = "cls"
+        expected.model.pooling = .cls
         expected.model.vocabulary = "/tmp/some folder/vocab"
         expected.tricks.adversarialKeys = ["x.weight"]
         #expect(config == expected)

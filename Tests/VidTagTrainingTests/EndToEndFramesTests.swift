@@ -63,3 +63,19 @@ import VidTagModels
         }
     }
 }
+
+extension EndToEndFramesTests {
+    @Test("vidtag average of an end-to-end run keeps frame_encoder/: the averaged model loads and predicts",
+          .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)))
+    func averagedEndToEndModelLoads() throws {
+        let (run, _) = try Self.train(["tricks.keep_snapshots=2"])
+        defer { try? FileManager.default.removeItem(at: run.url) }
+        let (status, output) = try TrainingFixture.runVidtag(["average", "--model", run.url.path, "--last", "2"])
+        #expect(status == 0, "\(output)")
+        let averaged = run.url.appendingPathComponent("swa")
+        #expect(FileManager.default.fileExists(atPath: ModelFolder(averaged).frameEncoderURL.appendingPathComponent("config.json").path))
+        let runner = try ModelRunner(model: averaged, device: .cpu, workers: 1, batchSize: 8)
+        let (predictions, index) = try runner.predict(data: TrainingFixture.demo, split: "test_a")
+        #expect(predictions.count == index.count && predictions.probabilities.allSatisfy { $0.isFinite })
+    }
+}

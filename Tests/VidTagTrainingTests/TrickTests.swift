@@ -147,13 +147,13 @@ import VidTagData
     }
 
     @Test func ensembleOfIdenticalModelsEqualsOneModel() throws {
-        let one = Predictions(ids: ["a", "b"], probabilities: [0.7, 0.2, 0.1, 0.1, 0.3, 0.6], classes: 3, labels: [0, 2])
+        let one = Predictions(ids: ["a", "b"], probabilities: [0.7, 0.2, 0.1, 0.1, 0.3, 0.6], classes: 3, truth: [0, 2])
         for averaging in Ensemble.Averaging.allCases {
             let three = try Ensemble.combine([one, one, one], weights: [1, 2, 3], averaging: averaging)
             for (x, y) in zip(three.probabilities, one.probabilities) { #expect(abs(x - y) < 1e-6) }
             #expect(three.predictedClasses == one.predictedClasses)
         }
-        let other = Predictions(ids: ["a", "b"], probabilities: [0.1, 0.8, 0.1, 0.2, 0.2, 0.6], classes: 3, labels: [0, 2])
+        let other = Predictions(ids: ["a", "b"], probabilities: [0.1, 0.8, 0.1, 0.2, 0.2, 0.6], classes: 3, truth: [0, 2])
         let mixed = try Ensemble.combine([one, other], weights: [3, 1])
         #expect(abs(mixed.probabilities[0] - (0.75 * 0.7 + 0.25 * 0.1)) < 1e-6)
         #expect(throws: ConfigError.self) {
@@ -170,7 +170,7 @@ import VidTagData
         let labels = try LabelSpace(level2Ids: ["0100", "0101"])
         // The small class is always under-predicted: a positive beta must fix it.
         let outOfFold = Predictions(ids: ["a", "b", "c", "d"], probabilities: [0.9, 0.1, 0.6, 0.4, 0.55, 0.45, 0.3, 0.7],
-                                    classes: 2, labels: [0, 1, 1, 1])
+                                    classes: 2, truth: [0, 1, 1, 1])
         let tuned = try SmallClassBoost.tune(outOfFold: outOfFold, counts: [3, 1], labelSpace: labels)
         #expect(tuned.beta > 0)
         #expect(tuned.scoreAfter! > tuned.scoreBefore!)

@@ -38,8 +38,8 @@ struct TrainStepBench: ParsableCommand {
         text.numHiddenLayers = layers
         text.numAttentionHeads = heads
         text.intermediateSize = intermediate
-        let config = FusionConfig(modelType: "single_stream", modalities: .both, classes: classes, featureSize: 768,
-                                  maxFrames: frames, textPositions: self.text, separatorTokenId: 3, pooling: "mean",
+        let config = FusionConfig(modelType: .singleStream, modalities: .both, classes: classes, featureSize: 768,
+                                  maxFrames: frames, textPositions: self.text, separatorTokenId: 3, pooling: .mean,
                                   textConfig: text, frameEncoder: vit ? FrameEncoderSpec() : nil)
         let store = ParameterStore(device: device, seed: 0)
         let model = try config.makeModel(store: store, frameEncoder: vit ? .vit(ViTConfig()) : nil)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// What to do with a bad record.
-public enum BadRecordPolicy: Sendable, Equatable {
+public enum BadRecordPolicy: String, Codable, Sendable, CaseIterable {
     /// Throw the first problem as an ``AnnotationIssue``.
     case stop
     /// Leave the record out, count it by kind in the ``AnnotationReport`` and go on.

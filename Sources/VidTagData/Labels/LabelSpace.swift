@@ -79,6 +79,20 @@ public struct LabelSpace: Sendable, Equatable {
             level2Ids: table.map(\.id), level2Counts: table.map(\.count), source: "built-in WeChat 2022 table")
     }()
 
+    /// The label space of a data root: its own `labels.json` when it has one (the demo data does), else the
+    /// built-in WeChat 2022 table.
+    public init(for data: DataRoot) throws {
+        let own = data.url.appendingPathComponent(Self.dataRootFileName)
+        if FileManager.default.fileExists(atPath: own.path) {
+            try self.init(contentsOf: own)
+        } else {
+            self = .wechat2022
+        }
+    }
+
+    /// The label file a data root may carry.
+    public static let dataRootFileName = "labels.json"
+
     /// The level-1 id of a level-2 id: its first two characters.
     public static func level1Id(ofLevel2Id id: String) -> String { String(id.prefix(2)) }
 

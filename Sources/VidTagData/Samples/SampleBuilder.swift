@@ -1,6 +1,15 @@
 import Foundation
 
 /// Where a sample's frames come from.
+/// Where a data set's frames come from, as a setting (`data.frame_source`); ``FrameSource`` adds what reading
+/// them needs.
+public enum FrameSourceKind: String, Codable, Sendable, CaseIterable {
+    /// `zip_feats/{split}.zip`: precomputed frame vectors (the preliminary round).
+    case features
+    /// `zip_frames/{split}/…`: JPEG frames (the final round), through a frame encoder.
+    case frames
+}
+
 public enum FrameSource: Sendable, Equatable {
     /// `zip_feats/{split}.zip`: precomputed frame vectors, a sample's frames are `[maxFrames, dimension]`.
     case features(dimension: Int)

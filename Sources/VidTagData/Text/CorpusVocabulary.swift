@@ -30,6 +30,18 @@ public enum CorpusVocabulary {
         return specialTokens + ordered
     }
 
+    /// Tokens from the title, ASR and OCR texts of every split of `data` that is not a test split (`test`,
+    /// `test_*`): labelled and unlabelled videos alike, never the videos a submission is scored on.
+    public static func tokens(fromTrainingTextsOf data: DataRoot, minimumCount: Int = 1) throws -> [String] {
+        var texts: [String] = []
+        for split in data.annotatedSplits().sorted() where split != "test" && !split.hasPrefix("test_") {
+            _ = try AnnotationReader(url: try data.annotationsURL(split: split), labelSpace: nil, policy: .skip).forEach {
+                texts += [$0.title, $0.asr, $0.ocrText]
+            }
+        }
+        return try tokens(from: texts, minimumCount: minimumCount)
+    }
+
     /// Writes `tokens` one per line (the `vocab.txt` format).
     public static func write(_ tokens: [String], to url: URL) throws {
         try Data((tokens.joined(separator: "\n") + "\n").utf8).write(to: url, options: .atomic)

@@ -1,11 +1,26 @@
 import Foundation
 import Torch
 
+/// The fusion model families vidtag builds: a model folder's `model_type`, and `model.kind` of a run.
+public enum ModelKind: String, Codable, Sendable, CaseIterable {
+    /// Frame vectors projected to BERT's width beside the text tokens, one BERT over both (VisualBERT / UniBERT).
+    case singleStream = "single_stream"
+    /// The challenge's official baseline: BERT [CLS] of the text, NeXtVLAD + SE over the frames, fused.
+    case baseline
+}
+
+/// How the single-stream model pools its output sequence.
+public enum Pooling: String, Codable, Sendable, CaseIterable {
+    /// The first ([CLS]) position.
+    case cls
+    /// The masked mean over text and frame positions.
+    case mean
+}
+
 /// The settings of a fusion model, saved as `config.json` in a model folder beside the BERT settings
 /// (`text_config`), so that a folder alone rebuilds its model.
 public struct FusionConfig: Codable, Sendable, Equatable {
-    /// `single_stream` or `baseline`.
-    public var modelType: String
+    public var modelType: ModelKind
     public var modalities: Modalities
     /// Level-2 classes.
     public var classes: Int
@@ -17,8 +32,8 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public var textPositions: Int
     /// The `[SEP]` id of the vocabulary (the single-stream closing separator).
     public var separatorTokenId: Int
-    /// Single-stream pooling: `cls` or `mean`.
-    public var pooling: String
+    /// Single-stream pooling.
+    public var pooling: Pooling
     public var dropout: Double
     /// Dropout samples in the classifier head (multi-sample dropout when > 1).
     public var headSamples: Int
@@ -35,8 +50,8 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     /// config.json and preprocessor_config.json sit in the model folder's `frame_encoder/`.
     public var frameEncoder: FrameEncoderSpec?
 
-    public init(modelType: String, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
-                textPositions: Int, separatorTokenId: Int, pooling: String = "mean", dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
+    public init(modelType: ModelKind, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
+                textPositions: Int, separatorTokenId: Int, pooling: Pooling = .mean, dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
                 nextvladClusters: Int = 64, nextvladGroups: Int = 8, nextvladExpansion: Int = 2,
                 nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig,
                 frameEncoder: FrameEncoderSpec? = nil) {
@@ -71,7 +86,8 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         case frameEncoder = "frame_encoder"
     }
 
-    public static let modelTypes = ["single_stream", "baseline"]
+    /// The `model_type` values of vidtag model folders.
+    public static var modelTypes: [String] { ModelKind.allCases.map(\.rawValue) }
 
     /// Builds the model this config describes, initialised from `store`'s seeded generator.
     /// - frameEncoder: the encoder's config when `frame_encoder` is set (raw frames end to end).
@@ -86,11 +102,13 @@ public struct FusionConfig: Codable, Sendable, Equatable {
                 throw FusionConfigError("feature_size \(featureSize) differs from the frame encoder's output \(encoder!.outputSize)")
             }
         }
+        if modelType == .baseline, headSamples > 1 {
+            throw FusionConfigError("head_samples \(headSamples) has no effect on the baseline: its classifier has no "
+                + "dropout (the official baseline drops out before the fusion layer); use 1, or the single-stream model")
+        }
         switch modelType {
-        case "single_stream": return SingleStreamClassifier(store: store, config: self, frameEncoder: encoder)
-        case "baseline": return BaselineClassifier(store: store, config: self, frameEncoder: encoder)
-        default:
-            throw FusionConfigError("unknown model_type '\(modelType)'; vidtag builds \(Self.modelTypes.joined(separator: ", "))")
+        case .singleStream: return SingleStreamClassifier(store: store, config: self, frameEncoder: encoder)
+        case .baseline: return BaselineClassifier(store: store, config: self, frameEncoder: encoder)
         }
     }
 

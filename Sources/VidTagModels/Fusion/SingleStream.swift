@@ -76,7 +76,7 @@ public final class SingleStreamClassifier: VideoClassifier {
         let mask = cat(masks, dim: 1)  // [B, T + F + 1]
         let hidden = bert.forward(inputsEmbeds: embeddings, attentionMask: mask, tokenTypeIds: cat(types, dim: 1),
                                   positionIds: cat(positions, dim: 0), train: train).lastHiddenState  // [B, T + F + 1, H]
-        let pooled = config.pooling == "cls" ? hidden.select(dim: 1, index: 0) : Self.maskedMean(hidden, mask: mask)
+        let pooled = config.pooling == .cls ? hidden.select(dim: 1, index: 0) : Self.maskedMean(hidden, mask: mask)
         return ClassifierOutput(
             logits: classifier.forward(pooled, train: train),
             videoLogits: videoSummary.map { videoClassifier!.forward($0, train: train) },

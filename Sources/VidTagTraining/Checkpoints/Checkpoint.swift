@@ -14,12 +14,27 @@ public struct TrainerState: Codable, Sendable, Equatable {
     public var scaler: [String: Double] = [:]
     /// Total steps the schedule was planned for.
     public var totalSteps = 0
+    /// Evaluations in a row since the best one (early stopping).
+    public var evaluationsWithoutImprovement = 0
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case step, epoch, batchInEpoch = "batch_in_epoch", bestScore = "best_score", bestStep = "best_step", scaler
-        case totalSteps = "total_steps"
+        case totalSteps = "total_steps", evaluationsWithoutImprovement = "evaluations_without_improvement"
+    }
+
+    public init(from decoder: Decoder) throws {
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        step = try keys.decode(Int.self, forKey: .step)
+        epoch = try keys.decode(Int.self, forKey: .epoch)
+        batchInEpoch = try keys.decode(Int.self, forKey: .batchInEpoch)
+        bestScore = try keys.decode(Double.self, forKey: .bestScore)
+        bestStep = try keys.decode(Int.self, forKey: .bestStep)
+        scaler = try keys.decode([String: Double].self, forKey: .scaler)
+        totalSteps = try keys.decode(Int.self, forKey: .totalSteps)
+        // Absent in checkpoints written before early stopping existed.
+        evaluationsWithoutImprovement = try keys.decodeIfPresent(Int.self, forKey: .evaluationsWithoutImprovement) ?? 0
     }
 }
 
@@ -49,7 +64,8 @@ public struct Checkpoint {
     /// Writes the checkpoint to `folder`. `afterEachFile` is a test hook, called with each file's name once it
     /// is written and with `NAME.previous` once the old checkpoint is moved aside (throwing there simulates a
     /// crash between the two renames).
-    public func write(to folder: URL, afterEachFile: (String) throws -> Void = { _ in }) throws {
+    /// - archive: where the replaced checkpoint goes instead of being deleted (`keep_checkpoints` > 1).
+    public func write(to folder: URL, archive: URL? = nil, afterEachFile: (String) throws -> Void = { _ in }) throws {
         let fileManager = FileManager.default
         let partial = URL(fileURLWithPath: folder.path + ".partial")
         let previous = URL(fileURLWithPath: folder.path + ".previous")
@@ -76,7 +92,26 @@ public struct Checkpoint {
             try afterEachFile(previous.lastPathComponent)
         }
         try fileManager.moveItem(at: partial, to: folder)
-        try? fileManager.removeItem(at: previous)
+        if let archive, fileManager.fileExists(atPath: previous.path) {
+            try fileManager.createDirectory(at: archive.deletingLastPathComponent(), withIntermediateDirectories: true)
+            try? fileManager.removeItem(at: archive)
+            try fileManager.moveItem(at: previous, to: archive)
+        } else {
+            try? fileManager.removeItem(at: previous)
+        }
+    }
+
+    /// Deletes all but the `keeping` newest checkpoints in `archive` (the older ones kept by `write(to:archive:)`).
+    public static func prune(archive: URL, keeping: Int) throws {
+        let fileManager = FileManager.default
+        let names = ((try? fileManager.contentsOfDirectory(atPath: archive.path)) ?? []).filter { !$0.hasPrefix(".") }
+        let byStep = names.compactMap { name -> (Int, String)? in
+            guard let state = try? JSONDecoder().decode(
+                TrainerState.self, from: Data(contentsOf: archive.appendingPathComponent(name).appendingPathComponent(stateFile)))
+            else { return nil }
+            return (state.step, name)
+        }.sorted { $0.0 > $1.0 }
+        for (_, name) in byStep.dropFirst(keeping) { try fileManager.removeItem(at: archive.appendingPathComponent(name)) }
     }
 
     /// The newest complete checkpoint at `folder` (or its `.previous` twin), nil when there is none.

@@ -1,4 +1,7 @@
 import Foundation
+import Torch
+import VidTagData
+import VidTagModels
 
 /// A configuration problem, naming the file or the key and what was expected.
 public struct ConfigError: Error, CustomStringConvertible, Sendable {
@@ -112,7 +115,12 @@ extension RunConfig {
         } catch let DecodingError.typeMismatch(type, context) {
             throw ConfigError("config key '\(keyPath(context.codingPath))': expected a value of type \(type)")
         } catch let DecodingError.dataCorrupted(context) {
-            throw ConfigError("config key '\(keyPath(context.codingPath))': \(context.debugDescription)")
+            let key = keyPath(context.codingPath)
+            if let choices = choices[key] {
+                let value = context.codingPath.reduce(tree as Any) { node, key in (node as? [String: Any])?[key.stringValue] as Any }
+                throw ConfigError("config key '\(key)' is '\(value)'; expected one of: \(choices.joined(separator: ", "))")
+            }
+            throw ConfigError("config key '\(key)': \(context.debugDescription)")
         } catch {
             throw ConfigError("config: \(error)")
         }
@@ -147,21 +155,25 @@ extension RunConfig {
 
     private static func keyPath(_ path: [CodingKey]) -> String { path.map(\.stringValue).joined(separator: ".") }
 
-    /// Checks the settings that take one of a few values.
+    /// The keys that take one of a closed set of values, with the values (from the enums the config decodes).
+    public static let choices: [String: [String]] = [
+        "model.kind": ModelKind.allCases.map(\.rawValue),
+        "model.modalities": Modalities.allCases.map(\.rawValue),
+        "model.pooling": Pooling.allCases.map(\.rawValue),
+        "train.schedule": LearningRateSchedule.Decay.allCases.map(\.rawValue),
+        "train.precision": Precision.allCases.map(\.rawValue),
+        "data.frame_source": FrameSourceKind.allCases.map(\.rawValue),
+        "data.bad_record_policy": BadRecordPolicy.allCases.map(\.rawValue),
+        "tricks.class_weighting": ClassWeighting.Kind.allCases.map(\.rawValue),
+    ]
+
+    /// Checks what the types alone do not: ranges and combinations.
     public func validate() throws {
-        func check(_ key: String, _ value: String, _ allowed: [String]) throws {
-            guard allowed.contains(value) else {
-                throw ConfigError("config key '\(key)' is '\(value)'; expected one of: \(allowed.joined(separator: ", "))")
-            }
+        if model.kind == .baseline, tricks.headSamples > 1 {
+            throw ConfigError("tricks.head_samples=\(tricks.headSamples) has no effect on model.kind=baseline: its classifier "
+                + "has no dropout (the official baseline drops out before its fusion layer); leave it at 1, or use "
+                + "model.kind=single_stream")
         }
-        try check("model.kind", model.kind, ["single_stream", "baseline"])
-        try check("model.modalities", model.modalities, ["both", "text", "frames"])
-        try check("model.pooling", model.pooling, ["cls", "mean"])
-        try check("train.schedule", train.schedule, ["linear", "cosine", "constant"])
-        try check("train.precision", train.precision, ["fp32", "bf16", "fp16"])
-        try check("data.frame_source", data.frameSource, ["features", "frames"])
-        try check("data.bad_record_policy", data.badRecordPolicy, ["skip", "stop"])
-        try check("tricks.class_weighting", tricks.classWeighting, ["none", "power", "exponential"])
         guard (0..<1).contains(tricks.emaDecay) else {
             throw ConfigError("tricks.ema_decay must be in [0, 1) (0 turns EMA off), got \(tricks.emaDecay)")
         }
@@ -170,6 +182,11 @@ extension RunConfig {
         }
         guard train.batchSize > 0, train.gradientAccumulation > 0 else {
             throw ConfigError("train.batch_size and train.gradient_accumulation must be positive")
+        }
+        guard train.checkpointEvery >= 0, train.keepCheckpoints >= 1, train.earlyStoppingPatience >= 0 else {
+            throw ConfigError("train.checkpoint_every and train.early_stopping_patience must be ≥ 0 and "
+                + "train.keep_checkpoints ≥ 1 (got \(train.checkpointEvery), \(train.earlyStoppingPatience), "
+                + "\(train.keepCheckpoints))")
         }
         guard model.hidden % model.heads == 0 else {
             throw ConfigError("model.hidden (\(model.hidden)) must be a multiple of model.heads (\(model.heads))")

@@ -1,4 +1,7 @@
 import Foundation
+import Torch
+import VidTagData
+import VidTagModels
 
 /// Everything a training run is configured by. One Codable value, read from JSON, overridden with
 /// `--set a.b=value`, saved resolved into the run folder (`run_config.json`). Unknown keys are rejected.
@@ -26,14 +29,14 @@ public struct RunConfig: Codable, Sendable, Equatable {
         /// evaluation, random sorted subset for training).
         public var maxFrames = 16
         /// `features` (zip_feats, the preliminary round) or `frames` (zip_frames JPEGs, the final round).
-        public var frameSource = "features"
+        public var frameSource = FrameSourceKind.features
         /// Width of a frame feature vector.
         public var featureSize = 768
         /// Background threads building batches, and batches they may hold ready.
         public var workers = 2
         public var prefetchBatches = 4
         /// What to do with malformed records: `skip` (report and count) or `stop`.
-        public var badRecordPolicy = "skip"
+        public var badRecordPolicy = BadRecordPolicy.skip
 
         public init() {}
     }
@@ -41,9 +44,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public struct ModelSettings: Codable, Sendable, Equatable {
         /// `single_stream` (frames projected into BERT beside the text) or `baseline` (the challenge's:
         /// BERT [CLS] + NeXtVLAD + SE gates).
-        public var kind = "single_stream"
+        public var kind = ModelKind.singleStream
         /// `both`, `text` (text only) or `frames` (frames only).
-        public var modalities = "both"
+        public var modalities = Modalities.both
         /// Folder of a pretrained Hugging Face BERT (config.json, model.safetensors, vocab.txt); empty to
         /// build one from the settings below with random weights.
         public var textEncoder = ""
@@ -62,7 +65,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var intermediate = 1024
         public var maxPositions = 512
         /// Pooling of the single-stream output: `cls` or `mean` (masked mean over text and frames).
-        public var pooling = "mean"
+        public var pooling = Pooling.mean
         public var dropout = 0.1
         /// NeXtVLAD settings of the baseline.
         public var nextvladClusters = 64
@@ -96,17 +99,24 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var weightDecay = 0.01
         public var warmupRatio = 0.06
         /// `linear`, `cosine` or `constant` after warm-up.
-        public var schedule = "linear"
+        public var schedule = LearningRateSchedule.Decay.linear
         /// Global gradient-norm clip (0: off).
         public var clipNorm = 1.0
         /// Evaluate every N optimizer steps (0: once per epoch).
         public var evalEvery = 0
+        /// Write a checkpoint every N optimizer steps (0: at each evaluation and at the end of each epoch).
+        public var checkpointEvery = 0
+        /// Checkpoints kept: the newest in `checkpoint/` (what `--resume` reads) and up to N − 1 older ones in
+        /// `checkpoints/step-N/`.
+        public var keepCheckpoints = 1
+        /// Stop once this many evaluations in a row did not improve the held-out score (0: never).
+        public var earlyStoppingPatience = 0
         /// `cpu` or `cuda[:n]`.
         public var device = "cpu"
         /// Intra-op CPU threads (0: all cores).
         public var threads = 0
         /// `fp32`, `bf16` (autocast, CPU and GPU) or `fp16` (autocast with loss scaling, GPU).
-        public var precision = "fp32"
+        public var precision = Precision.fp32
         /// Print a progress line every N steps when not on a terminal.
         public var logEvery = 20
 
@@ -132,7 +142,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
         /// R-Drop: weight of the symmetric KL between two dropout passes (0: off).
         public var rdropAlpha = 0.0
         /// Class weights: `none`, `power` (count^-alpha) or `exponential`, with their alpha.
-        public var classWeighting = "none"
+        public var classWeighting = ClassWeighting.Kind.none
         public var classWeightAlpha = 0.5
         /// Weight of the auxiliary video-only head's loss (0: no video head).
         public var videoLossWeight = 0.0
@@ -173,6 +183,8 @@ extension RunConfig.TrainSettings {
         case headLearningRate = "head_learning_rate", weightDecay = "weight_decay", warmupRatio = "warmup_ratio"
         case frameEncoderLearningRate = "frame_encoder_learning_rate"
         case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
+        case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints"
+        case earlyStoppingPatience = "early_stopping_patience"
         case logEvery = "log_every"
     }
 }
@@ -205,11 +217,5 @@ extension RunConfig.TrickSettings {
     }
 
     /// The class weighting these settings describe.
-    public var weighting: ClassWeighting {
-        switch classWeighting {
-        case "power": .power(alpha: classWeightAlpha)
-        case "exponential": .exponential(alpha: classWeightAlpha)
-        default: .none
-        }
-    }
+    public var weighting: ClassWeighting { ClassWeighting(classWeighting, alpha: classWeightAlpha) }
 }

@@ -40,7 +40,11 @@ public struct FeatureExtraction {
         public var output: URL?
     }
 
-    public func run(data: DataRoot, split: String, progress: (Int, Int) -> Void = { _, _ in }) throws -> Summary {
+    /// Encodes the videos of `split` not encoded yet. `progress(done, total)` is called after each batch;
+    /// `shouldStop` after each batch too: true leaves the finished videos in the partial folder (a rerun
+    /// continues from them) and returns a summary with `output` nil.
+    public func run(data: DataRoot, split: String, progress: (Int, Int) -> Void = { _, _ in },
+                    shouldStop: () -> Bool = { false }) throws -> Summary {
         var ids: [String] = []
         _ = try AnnotationReader(url: try data.annotationsURL(split: split), labelSpace: nil, policy: .skip).forEach {
             ids.append($0.id)
@@ -80,6 +84,7 @@ public struct FeatureExtraction {
             }
             summary.videos += chunk.count
             progress(summary.videos + summary.skippedAlreadyDone, ids.count)
+            if shouldStop(), !pending.isEmpty { return summary }
         }
         summary.output = try pack(ids: ids, from: partial, into: featuresFolder.appendingPathComponent("\(split).zip"))
         try FileManager.default.removeItem(at: partial)

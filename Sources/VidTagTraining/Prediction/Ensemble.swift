@@ -110,12 +110,13 @@ public struct SmallClassBoost: Codable, Sendable, Equatable {
 }
 
 extension Predictions {
-    /// Saves ids, labels and probabilities (`NAME.safetensors` + ids in its metadata) for ensembling later.
+    /// Saves ids, truth and probabilities (`NAME.safetensors` + ids in its metadata) for ensembling later.
+    /// The truth is stored under the tensor name `labels`.
     public func save(to url: URL) throws {
         let encoder = JSONEncoder()
         let ids = String(decoding: try encoder.encode(self.ids), as: UTF8.self)
         try SafeTensors.save(
-            ["probabilities": Tensor(probabilities, shape: [count, classes]), "labels": Tensor(labels, shape: [count])],
+            ["probabilities": Tensor(probabilities, shape: [count, classes]), "labels": Tensor(truth, shape: [count])],
             metadata: ["ids": ids], to: url)
     }
 
@@ -127,6 +128,6 @@ extension Predictions {
         }
         let probabilities = try file.tensor("probabilities")
         return Predictions(ids: ids, probabilities: probabilities.toArray(Float.self), classes: probabilities.size(1),
-                           labels: try file.tensor("labels").toArray(Int32.self))
+                           truth: try file.tensor("labels").toArray(Int32.self))
     }
 }

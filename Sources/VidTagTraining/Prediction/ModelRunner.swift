@@ -18,7 +18,8 @@ public struct ModelRunner {
         self.batchSize = batchSize
     }
 
-    /// Probabilities for the videos of `split` (the held-out fold of a run when `positions` says so).
+    /// Probabilities for the videos of `split` (the held-out fold of a run when `positions` says so), and the
+    /// split's index (its `annotationReport` says which records were skipped).
     /// - dtype: bf16 / fp16 cast the weights for inference; nil keeps fp32.
     /// - select: the positions to predict, given the split's index (all when nil).
     public func predict(data: DataRoot, split: String, select: ((VideoIndex) throws -> [Int])? = nil,
@@ -26,7 +27,6 @@ public struct ModelRunner {
         let tokenizer = try BertTokenizer(directory: loaded.folder.url.path)
         let index = try VideoIndex(dataRoot: data, split: split, tokenizer: tokenizer, budgets: loaded.data.budgets,
                                    labelSpace: loaded.labels, badRecords: .skip)
-        if index.annotationReport.recordsSkipped > 0 { print("annotations: \(index.annotationReport)") }
         let builder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: loaded.data.maxFrames,
                                         frameSource: try frameSource(), mode: .evaluate)
         let chosen = try select?(index)
@@ -43,15 +43,19 @@ public struct ModelRunner {
 extension ModelRunner {
     /// Features, or raw frames prepared as the model's frame encoder wants them.
     func frameSource() throws -> FrameSource {
-        guard loaded.data.frameSource == "frames" else { return .features(dimension: loaded.data.featureSize) }
+        guard loaded.data.frameSource == .frames else { return .features(dimension: loaded.data.featureSize) }
         let url = loaded.folder.frameEncoderURL.appendingPathComponent(FrameEncoderFolder.preprocessorName)
         return .pixels(try FramePreprocessing(encoder: try FrameEncoderPreprocessing.load(contentsOf: url),
                                               fallbackSize: ImageSize(square: 224)))
     }
 
-    /// The held-out fold of the run this model was trained in (its `folds.json`), as a selection.
-    public func heldOutFold(_ fold: Int = 0) -> (VideoIndex) throws -> [Int] {
-        let foldsURL = loaded.folder.url.appendingPathComponent("folds.json")
+    /// The fold this model held out of its run's `folds.json` (recorded in its data settings), as a selection.
+    public func heldOutFold() throws -> (VideoIndex) throws -> [Int] {
+        guard let fold = loaded.data.heldOutFold else {
+            throw ConfigError("\(loaded.folder.url.path) trained on its whole split (no held-out fold): score it on "
+                + "another split with --split and --truth")
+        }
+        let foldsURL = RunFolder(loaded.folder.url).splitURL
         return { index in
             let labelled = (0..<index.count).filter { index.label(at: $0) != nil }
             let folds = try FoldAssignment.read(from: foldsURL, expectedIds: labelled.map { index.ids[$0] })

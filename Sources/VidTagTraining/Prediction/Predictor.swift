@@ -9,14 +9,14 @@ public struct Predictions: Sendable {
     /// Row-major `[N, classes]` probabilities.
     public var probabilities: [Float]
     public var classes: Int
-    /// Level-2 class per video, -1 when unknown.
-    public var labels: [Int32]
+    /// The true level-2 class per video, -1 when unknown (unlabelled splits).
+    public var truth: [Int32]
 
-    public init(ids: [String] = [], probabilities: [Float] = [], classes: Int, labels: [Int32] = []) {
+    public init(ids: [String] = [], probabilities: [Float] = [], classes: Int, truth: [Int32] = []) {
         self.ids = ids
         self.probabilities = probabilities
         self.classes = classes
-        self.labels = labels
+        self.truth = truth
     }
 
     public var count: Int { ids.count }
@@ -29,9 +29,9 @@ public struct Predictions: Sendable {
         }
     }
 
-    /// The challenge score against the known labels (every video must have one).
+    /// The challenge score against the truth (every video must have one).
     public func score(labelSpace: LabelSpace) throws -> ChallengeScore {
-        try ChallengeScore.compute(truthIndices: labels.map(Int.init), predictedIndices: predictedClasses,
+        try ChallengeScore.compute(truthIndices: truth.map(Int.init), predictedIndices: predictedClasses,
                                    labelSpace: labelSpace)
     }
 }
@@ -51,7 +51,7 @@ public enum Predictor {
                     }
                     result.probabilities += logits.to(.float32).softmax(dim: -1).toArray(Float.self)
                     result.ids += batch.ids
-                    result.labels += batch.labels
+                    result.truth += batch.labels
                     if Task.isCancelled { throw CancellationError() }
                 }
             }

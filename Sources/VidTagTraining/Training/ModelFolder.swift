@@ -4,11 +4,15 @@ import VidTagData
 import VidTagModels
 
 /// A trained model on disk: `config.json` (the fusion model and its text settings), `model.safetensors`,
-/// `vocab.txt`, and `labels.json` (the level-2 ids in class order). A run folder is a model folder;
-/// `vidtag evaluate` and `vidtag predict` take either.
+/// `vocab.txt`, `labels.json` (the level-2 ids in class order), `data_settings.json` (what its inputs were,
+/// and which fold it held out) and, for end-to-end models, `frame_encoder/`. A run folder is a model folder;
+/// `vidtag evaluate` and `vidtag predict` take either. The one owner of these file names.
 public struct ModelFolder {
     public let url: URL
     public init(_ url: URL) { self.url = url }
+
+    /// The files and folders that describe the model (everything but its weights).
+    public var descriptionURLs: [URL] { [configURL, vocabularyURL, labelsURL, dataSettingsURL, frameEncoderURL] }
 
     public var configURL: URL { url.appendingPathComponent("config.json") }
     public var weightsURL: URL { url.appendingPathComponent("model.safetensors") }
@@ -32,7 +36,30 @@ public struct ModelFolder {
     }
 
     public func saveWeights(_ store: ParameterStore) throws {
-        try SafeTensors.save(store.stateDict(), metadata: ["format": "pt", "producer": "vidtag"], to: weightsURL)
+        try saveWeights(store.stateDict())
+    }
+
+    public func saveWeights(_ tensors: [String: Tensor], producer: String = "vidtag") throws {
+        try SafeTensors.save(tensors, metadata: ["format": "pt", "producer": producer], to: weightsURL)
+    }
+
+    /// Copies the model's description (every file but the weights) into `target`, which becomes a model folder
+    /// once weights are saved there. Files the model does not have (no `frame_encoder/` for feature models) are
+    /// skipped.
+    public func copyDescription(to target: ModelFolder) throws {
+        let fileManager = FileManager.default
+        try fileManager.createDirectory(at: target.url, withIntermediateDirectories: true)
+        for source in descriptionURLs {
+            var isDirectory: ObjCBool = false
+            guard fileManager.fileExists(atPath: source.path, isDirectory: &isDirectory) else { continue }
+            let destination = target.url.appendingPathComponent(source.lastPathComponent)
+            if isDirectory.boolValue {
+                try? fileManager.removeItem(at: destination)
+                try fileManager.copyItem(at: source, to: destination)
+            } else {
+                try AtomicFile.write(try Data(contentsOf: source), to: destination)
+            }
+        }
     }
 
     /// Rebuilds the model on `device` and loads its weights strictly.
@@ -60,18 +87,23 @@ public struct ModelFolder {
 public struct ModelDataSettings: Codable, Sendable, Equatable {
     public var budgets: TextBudgets
     public var maxFrames: Int
-    public var frameSource: String
+    public var frameSource: FrameSourceKind
     public var featureSize: Int
+    /// The fold of the run's `folds.json` this model did not train on (nil: the whole split was trained on).
+    /// `vidtag evaluate` scores this fold.
+    public var heldOutFold: Int?
 
-    public init(budgets: TextBudgets, maxFrames: Int, frameSource: String, featureSize: Int) {
+    public init(budgets: TextBudgets, maxFrames: Int, frameSource: FrameSourceKind, featureSize: Int, heldOutFold: Int? = nil) {
         self.budgets = budgets
         self.maxFrames = maxFrames
         self.frameSource = frameSource
         self.featureSize = featureSize
+        self.heldOutFold = heldOutFold
     }
 
     enum CodingKeys: String, CodingKey {
         case budgets, maxFrames = "max_frames", frameSource = "frame_source", featureSize = "feature_size"
+        case heldOutFold = "held_out_fold"
     }
 }
 

@@ -41,8 +41,16 @@ public final class Trainer {
     let parameters: [Tensor]
     /// Called after each optimizer step (the step count already advanced).
     public var afterStep: [(Trainer) -> Void] = []
+    /// Receives what the run reports.
+    public var onEvent: (TrainingEvent) -> Void = { _ in }
+    /// Asked after every step; true ends the run after a checkpoint, as a preempted job must.
+    public var shouldStop: () -> Bool = { false }
     /// Test hook: stop (as if killed) once this many steps are done, after any checkpoint of that step.
     public var stopAfterStep: Int?
+    /// Whether `fit` returned before its schedule ended without early stopping (asked to stop, or the test hook).
+    public private(set) var interrupted = false
+    /// The step of the checkpoint in `checkpoint/`, which the next one archives when several are kept.
+    var lastCheckpointStep: Int?
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -63,15 +71,10 @@ public final class Trainer {
         let stepsPerEpoch = max(1, batchesPerEpoch / train.gradientAccumulation)
         let total = train.maxSteps > 0 ? train.maxSteps : stepsPerEpoch * train.epochs
         schedule = LearningRateSchedule(
-            warmupSteps: Int((Double(total) * train.warmupRatio).rounded()), totalSteps: total,
-            decay: LearningRateSchedule.Decay(rawValue: train.schedule) ?? .linear)
+            warmupSteps: Int((Double(total) * train.warmupRatio).rounded()), totalSteps: total, decay: train.schedule)
         state.totalSteps = total
-        switch train.precision {
-        case "bf16": autocastType = .bfloat16
-        case "fp16": autocastType = .float16
-        default: autocastType = nil
-        }
-        scaler = train.precision == "fp16" ? GradScaler() : nil
+        autocastType = train.precision.autocastType
+        scaler = train.precision.scalesLoss ? GradScaler() : nil
     }
 
     // MARK: The training step
@@ -130,25 +133,24 @@ public final class Trainer {
 
     // MARK: The loop
 
-    /// Trains to the end of the schedule, resuming from the run's checkpoint when there is one.
+    /// Trains to the end of the schedule (or until early stopping), resuming from the run's checkpoint when
+    /// there is one. Checkpoints at each evaluation, every `train.checkpoint_every` steps, at the end of each
+    /// epoch, and when `shouldStop` answers true.
     /// - evaluate: scores the current weights on held-out data (nil: no evaluation; the last model is kept).
     public func fit(loader: DataLoader, evaluate: (() throws -> (ChallengeScore, Predictions))?) throws -> TrainerState {
         if let resumed = try resumeIfPossible() {
-            print("resuming \(run.url.path) at step \(resumed.step) (epoch \(resumed.epoch + 1), batch \(resumed.batchInEpoch))")
+            onEvent(.resumed(resumed, run: run.url))
             try MetricsLog.truncate(run.metricsURL, afterStep: resumed.step)
         }
         // Opened after the truncation, which replaces the file: a handle opened before would write to the old one.
         let log = try MetricsLog(url: run.metricsURL)
         guard loader.batchesPerEpoch > 0 else { throw TrainingError.noTrainingData("the training split has no batches") }
-        let accumulation = config.train.gradientAccumulation
-        let evalEvery = config.train.evalEvery
-        let progress = ProgressReporter(total: state.totalSteps, startStep: state.step, plainEvery: config.train.logEvery)
+        let train = config.train
         let started = Date()
         var samplesSinceStart = 0
-        var runningLoss: Double?
         var dataWait = 0.0
 
-        while state.step < state.totalSteps {
+        epochs: while state.step < state.totalSteps {
             var micro: [Batch] = []
             let stream = loader.batches(from: LoaderPosition(epoch: state.epoch, batch: state.batchInEpoch))
             defer { stream.close() }
@@ -157,28 +159,30 @@ public final class Trainer {
                 dataWait += Date().timeIntervalSince(waitStarted)
                 defer { waitStarted = Date() }
                 micro.append(batch)
-                guard micro.count == accumulation else { continue }
+                guard micro.count == train.gradientAccumulation else { continue }
                 let loss = try step(micro)
                 state.batchInEpoch += micro.count
                 samplesSinceStart += micro.reduce(0) { $0 + $1.count }
                 micro = []
-                runningLoss = runningLoss.map { 0.9 * $0 + 0.1 * loss } ?? loss
-                let rate = Double(samplesSinceStart) / max(Date().timeIntervalSince(started), 1e-9)
-                let learningRate = config.learningRates["text"]! * schedule.multiplier(at: state.step - 1)
-                try log.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch,
-                                             values: ["loss": loss, "lr": learningRate, "samples_per_second": rate,
-                                                      "data_wait_fraction": dataWait / max(Date().timeIntervalSince(started), 1e-9)]))
-                progress.update(step: state.step, epoch: state.epoch, loss: runningLoss!, samplesPerSecond: rate,
-                                learningRate: learningRate)
+                let elapsed = max(Date().timeIntervalSince(started), 1e-9)
+                let progress = StepProgress(
+                    step: state.step, totalSteps: state.totalSteps, epoch: state.epoch, loss: loss,
+                    learningRate: config.learningRates["text"]! * schedule.multiplier(at: state.step - 1),
+                    samplesPerSecond: Double(samplesSinceStart) / elapsed, dataWaitFraction: dataWait / elapsed)
+                try log.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch, values: [
+                    "loss": loss, "lr": progress.learningRate, "samples_per_second": progress.samplesPerSecond,
+                    "data_wait_fraction": progress.dataWaitFraction,
+                ]))
+                onEvent(.step(progress))
+
                 let lastStep = state.step >= state.totalSteps
-                if let evaluate, evalEvery > 0, state.step % evalEvery == 0 || lastStep {
-                    progress.interrupt()
-                    try evaluateAndKeepBest(evaluate, log: log)
-                }
-                if evalEvery > 0 && (state.step % evalEvery == 0 || lastStep) || stopAfterStep == state.step {
+                let evaluating = evaluate != nil && train.evalEvery > 0 && (state.step % train.evalEvery == 0 || lastStep)
+                if evaluating, let evaluate { try evaluateAndKeepBest(evaluate, log: log) }
+                let stopping = shouldStop() || stopAfterStep == state.step || patienceRanOut
+                if evaluating || stopping || (train.checkpointEvery > 0 && state.step % train.checkpointEvery == 0) {
                     try saveCheckpoint()
                 }
-                if stopAfterStep == state.step { return state }
+                if stopping { break epochs }
                 if lastStep { break }
             }
             // End of an epoch (or of the schedule, mid-epoch).
@@ -186,17 +190,27 @@ public final class Trainer {
                 state.epoch += 1
                 state.batchInEpoch = 0
             }
-            if stopAfterStep == state.step { return state }
-            if let evaluate, evalEvery == 0 {
-                progress.interrupt()
-                try evaluateAndKeepBest(evaluate, log: log)
-            }
+            if let evaluate, train.evalEvery == 0 { try evaluateAndKeepBest(evaluate, log: log) }
             try saveCheckpoint()
+            if patienceRanOut { break }
         }
-        progress.interrupt()
+        if state.step < state.totalSteps {
+            if patienceRanOut {
+                onEvent(.stoppedEarly(step: state.step, reason: .noImprovement(evaluations: state.evaluationsWithoutImprovement)))
+            } else {
+                interrupted = true
+                if stopAfterStep != state.step { onEvent(.stoppedEarly(step: state.step, reason: .requested)) }
+                return state
+            }
+        }
         if evaluate == nil { try withEvaluationWeights { try run.model.saveWeights(store) } }
         try writePlot()
         return state
+    }
+
+    /// Whether `train.early_stopping_patience` evaluations in a row brought no better score.
+    var patienceRanOut: Bool {
+        config.train.earlyStoppingPatience > 0 && state.evaluationsWithoutImprovement >= config.train.earlyStoppingPatience
     }
 
     func evaluateAndKeepBest(_ evaluate: () throws -> (ChallengeScore, Predictions), log: MetricsLog) throws {
@@ -207,14 +221,15 @@ public final class Trainer {
                 "level2_micro_f1": score.level2MicroF1, "level2_macro_f1": score.level2MacroF1,
             ]))
             let better = score.mean > state.bestScore
-            print(String(format: "eval at step %d: score %.4f (l1 micro %.4f macro %.4f, l2 micro %.4f macro %.4f)%@",
-                         state.step, score.mean, score.level1MicroF1, score.level1MacroF1, score.level2MicroF1,
-                         score.level2MacroF1, better ? "  ← best, saved" : ""))
+            onEvent(.evaluated(step: state.step, score: score, isBest: better))
             if better {
                 state.bestScore = score.mean
                 state.bestStep = state.step
+                state.evaluationsWithoutImprovement = 0
                 try run.model.saveWeights(store)
-                try AtomicFile.write(Data(score.level2.table().utf8), to: run.url.appendingPathComponent("best_report.txt"))
+                try AtomicFile.write(Data(score.level2.table().utf8), to: run.bestReportURL)
+            } else {
+                state.evaluationsWithoutImprovement += 1
             }
             if config.tricks.keepSnapshots > 0 {
                 try SnapshotSet(folder: run.snapshotsURL).add(store: store, step: state.step, score: score.mean,
@@ -231,9 +246,16 @@ public final class Trainer {
         let optimizerState = optimizer.stateDict()
         var rng = ["default_cpu": Generator.defaultState]
         rng["optimizer_step"] = Tensor([Int64(optimizerState.step)], shape: [1])
+        let keep = config.train.keepCheckpoints
+        // The replaced checkpoint is archived unless it is of this same step (a second write at an epoch's end).
+        let archive = keep > 1 && lastCheckpointStep != state.step
+            ? lastCheckpointStep.map { run.archivedCheckpointsURL.appendingPathComponent("step-\($0)") } : nil
         try Checkpoint(model: store.stateDict(), optimizer: optimizerState.tensors, rng: rng, state: state,
                        extras: tricks.ema?.stateDict() ?? [:])
-            .write(to: run.checkpointURL)
+            .write(to: run.checkpointURL, archive: archive)
+        if keep > 1 { try Checkpoint.prune(archive: run.archivedCheckpointsURL, keeping: keep - 1) }
+        lastCheckpointStep = state.step
+        onEvent(.checkpointSaved(step: state.step))
     }
 
     func resumeIfPossible() throws -> TrainerState? {
@@ -246,6 +268,7 @@ public final class Trainer {
         if let ema = tricks.ema { try ema.load(checkpoint.extras) }
         let planned = state.totalSteps
         state = checkpoint.state
+        lastCheckpointStep = state.step
         state.totalSteps = planned
         scaler?.restore(state.scaler)
         return state
@@ -253,28 +276,8 @@ public final class Trainer {
 
     func writePlot() throws {
         let records = (try? MetricsLog.read(run.metricsURL)) ?? []
-        let svg = CurvePlot.svg(records: records, title: "vidtag — \(run.url.lastPathComponent) (\(config.model.kind))")
+        let svg = CurvePlot.svg(records: records, title: "vidtag — \(run.url.lastPathComponent) (\(config.model.kind.rawValue))")
         try AtomicFile.write(Data(svg.utf8), to: run.plotURL)
-    }
-}
-
-/// The files of a run folder (which is also its model folder).
-public struct RunFolder {
-    public let url: URL
-    public init(_ url: URL) { self.url = url }
-    public var model: ModelFolder { ModelFolder(url) }
-    public var configURL: URL { url.appendingPathComponent("run_config.json") }
-    public var checkpointURL: URL { url.appendingPathComponent("checkpoint") }
-    public var metricsURL: URL { url.appendingPathComponent("metrics.jsonl") }
-    public var plotURL: URL { url.appendingPathComponent("curves.svg") }
-    public var splitURL: URL { url.appendingPathComponent("folds.json") }
-    public var snapshotsURL: URL { url.appendingPathComponent("snapshots") }
-    /// The best model's predictions of the held-out fold.
-    public var outOfFoldURL: URL { url.appendingPathComponent("oof.safetensors") }
-
-    /// Whether a run already lives here.
-    public var holdsRun: Bool {
-        FileManager.default.fileExists(atPath: configURL.path) || FileManager.default.fileExists(atPath: metricsURL.path)
     }
 }
 

@@ -3,8 +3,8 @@ import Torch
 import VidTagData
 import VidTagModels
 
-/// Everything `vidtag train` sets up from a data root and a config: the label space, the tokenizer, the
-/// held-out fold, the loaders, the model and the trainer; then runs it.
+/// Wires `vidtag train` together: from a data root and a config to a trainer, then runs it. Every input is
+/// read and checked before anything is written: a run folder exists only once training really starts.
 public struct TrainingSession {
     public let config: RunConfig
     public let data: DataRoot
@@ -29,35 +29,38 @@ public struct TrainingSession {
     public var foldCount = 0
     /// A folds file shared by the runs of a K-fold training (default: the run's own `folds.json`).
     public var foldsURL: URL?
+    /// Receives what the run reports (nothing is printed by the library).
+    public var onEvent: (TrainingEvent) -> Void = { _ in }
+    /// Asked after every step; true stops the run after a checkpoint (SIGTERM, a preempted job).
+    public var shouldStop: () -> Bool = { false }
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
     /// Extra configuration of the trainer before it runs (tricks hook in here).
     public var prepare: (Trainer) throws -> Void = { _ in }
 
     public func train() throws -> Outcome {
-        let device = try Self.device(config.train.device)
+        // Inputs first: nothing below writes until `Writes` does.
+        let device = try Device(parsing: config.train.device, setting: "train.device")
         if !config.model.textEncoder.isEmpty { try Self.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
-        try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
-        try AtomicFile.write(Data(try config.jsonText().utf8), to: run.configURL)
 
-        let labels = try Self.labelSpace(for: data)
-        let vocabularyURL = try prepareVocabulary()
-        let tokenizer = try BertTokenizer(directory: vocabularyURL.deletingLastPathComponent().path)
-        let policy: BadRecordPolicy = config.data.badRecordPolicy == "stop" ? .stop : .skip
+        let labels = try LabelSpace(for: data)
+        let vocabulary = try vocabularySource()
+        let tokenizer = try vocabulary.tokenizer()
+        let policy = config.data.badRecordPolicy
         let split = config.data.trainSplit
-        let index = try VideoIndex(dataRoot: data, split: split, tokenizer: tokenizer, budgets: budgets,
+        let index = try VideoIndex(dataRoot: data, split: split, tokenizer: tokenizer, budgets: config.budgets,
                                    labelSpace: labels, badRecords: policy)
         let labelled = (0..<index.count).filter { index.label(at: $0) != nil }
         guard !labelled.isEmpty else {
             throw TrainingError.noTrainingData("annotations/\(split).json of \(data.url.path) has no labelled video")
         }
-        if index.annotationReport.recordsSkipped > 0 { print("annotations: \(index.annotationReport)") }
+        if index.annotationReport.recordsSkipped > 0 { onEvent(.annotationsSkipped(index.annotationReport)) }
 
-        // Held-out fold, stratified by level-2 label, written to the run folder and reused on resume.
-        let (trainPositions, heldOutPositions) = try heldOut(index: index, labelled: labelled, labels: labels)
-        let frameSource = try self.frameSource()
+        let folds = try heldOutFolds(index: index, labelled: labelled, labels: labels)
+        let (trainPositions, heldOutPositions) = partition(labelled, index: index, folds: folds)
+        let frameSource = try config.frameSource()
         let trainBuilder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: config.data.maxFrames,
                                              frameSource: frameSource, mode: .train(seed: UInt64(config.seed)),
                                              badRecords: policy)
@@ -75,36 +78,46 @@ public struct TrainingSession {
                                      queueCapacity: config.data.prefetchBatches),
             positions: heldOutPositions)
 
-        // Model.
         let pretrainedEncoder = try pretrainedFrameEncoder()
-        var fusion = try fusionConfig(classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count,
-                                      separatorTokenId: Int(tokenizer.vocabulary.specialTokenIDs.separator))
-        if let pretrainedEncoder {
-            fusion.frameEncoder = pretrainedEncoder.spec
-            fusion.featureSize = pretrainedEncoder.outputSize
-        }
+        let fusion = try config.fusionConfig(
+            classes: labels.level2Count, vocabularySize: tokenizer.vocabulary.count,
+            separatorTokenId: Int(tokenizer.vocabulary.specialTokenIDs.separator),
+            frameEncoder: pretrainedEncoder.map { ($0.spec, $0.outputSize) })
         let store = ParameterStore(device: device, seed: UInt64(config.seed))
         let model = try fusion.makeModel(store: store, frameEncoder: pretrainedEncoder?.config)
         if !config.model.textEncoder.isEmpty { try loadPretrainedText(into: model) }
         if let pretrainedEncoder, let encoder = model.frameEncoder {
-            try encoder.load(pretrainedEncoder.tensors, source: config.model.frameEncoder)
+            let report = try encoder.load(pretrainedEncoder.tensors, source: config.model.frameEncoder)
+            onEvent(.pretrainedLoaded(part: "frame encoder", source: config.model.frameEncoder, report: report))
             if config.model.freezeFrameEncoder { store.freeze(prefix: FrameEncoderSpec.prefix) }
-            try copyFrameEncoderDescription()
         }
-        try run.model.saveDescription(
-            config: fusion, vocabulary: vocabularyURL, labels: labels,
-            data: ModelDataSettings(budgets: budgets, maxFrames: config.data.maxFrames, frameSource: config.data.frameSource,
-                                    featureSize: fusion.featureSize))
-        print("model: \(fusion.modelType) (\(fusion.modalities.rawValue)), \(store.parameterCount) parameters; "
-              + "training on \(trainPositions.count) videos, evaluating on \(heldOutPositions.count) (fold \(fold)) on \(device)")
-
         let trainer = Trainer(config: config, run: run, model: model, labels: labels, device: device,
                               batchesPerEpoch: trainLoader.batchesPerEpoch,
                               objective: try objective(index: index, positions: trainPositions, classes: labels.level2Count,
                                                        device: device))
         trainer.tricks = try tricks(store: store)
         trainer.stopAfterStep = stopAfterStep
+        trainer.onEvent = onEvent
+        trainer.shouldStop = shouldStop
         try prepare(trainer)
+
+        // Every input checked: the run folder and its description are written now.
+        try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
+        try AtomicFile.write(Data(try config.jsonText().utf8), to: run.configURL)
+        let vocabularyURL = try vocabulary.write(into: run.model)
+        if let folds {
+            if !FileManager.default.fileExists(atPath: run.splitURL.path) { try folds.write(to: run.splitURL) }
+            if let foldsURL, !FileManager.default.fileExists(atPath: foldsURL.path) { try folds.write(to: foldsURL) }
+        }
+        if pretrainedEncoder != nil { try copyFrameEncoderDescription() }
+        try run.model.saveDescription(
+            config: fusion, vocabulary: vocabularyURL, labels: labels,
+            data: config.modelDataSettings(featureSize: fusion.featureSize, fold: heldOutPositions.isEmpty ? nil : fold))
+        onEvent(.started(TrainingStart(
+            modelKind: fusion.modelType, modalities: fusion.modalities, parameters: store.parameterCount,
+            trainVideos: trainPositions.count, heldOutVideos: heldOutPositions.count, fold: fold,
+            device: "\(device)", totalSteps: trainer.state.totalSteps)))
+
         let evaluate: (() throws -> (ChallengeScore, Predictions))? = heldOutPositions.isEmpty ? nil : {
             let predictions = try Predictor.predict(model: model, batches: evalLoader.batches(epoch: 0),
                                                     device: device, classes: labels.level2Count,
@@ -112,9 +125,7 @@ public struct TrainingSession {
             return (try predictions.score(labelSpace: labels), predictions)
         }
         let state = try trainer.fit(loader: trainLoader, evaluate: evaluate)
-        guard stopAfterStep == nil || state.step >= state.totalSteps, let evaluate else {
-            return Outcome(state: state, score: nil, predictions: nil)
-        }
+        guard !trainer.interrupted, let evaluate else { return Outcome(state: state, score: nil, predictions: nil) }
         // The best weights' held-out predictions: out-of-fold predictions for ensembles and boost tuning.
         try store.load(try SafeTensors.load(run.model.weightsURL), strict: true, source: run.model.weightsURL.path)
         let (score, predictions) = try evaluate()
@@ -122,25 +133,68 @@ public struct TrainingSession {
         return Outcome(state: state, score: score, predictions: predictions)
     }
 
-    var budgets: TextBudgets {
-        TextBudgets(title: config.data.titleTokens, asr: config.data.asrTokens, ocr: config.data.ocrTokens)
+    // MARK: Inputs
+
+    /// Where the vocabulary comes from; a vocabulary made from the training texts is written only with the run.
+    enum VocabularySource {
+        case file(URL)
+        case made(tokens: [String])
+
+        func tokenizer() throws -> BertTokenizer {
+            switch self {
+            case .file(let url): try BertTokenizer(directory: url.deletingLastPathComponent().path)
+            case .made(let tokens): try BertTokenizer(vocabulary: Vocabulary(tokens: tokens, source: "training texts"))
+            }
+        }
+
+        /// The vocabulary file the model folder is described with.
+        func write(into model: ModelFolder) throws -> URL {
+            switch self {
+            case .file(let url):
+                return url
+            case .made(let tokens):
+                try CorpusVocabulary.write(tokens, to: model.vocabularyURL)
+                return model.vocabularyURL
+            }
+        }
     }
 
-    func frameSource() throws -> FrameSource {
-        switch (config.data.frameSource, config.model.frameEncoder.isEmpty) {
-        case ("features", true):
-            return .features(dimension: config.data.featureSize)
-        case ("frames", false):
-            let folder = FrameEncoderFolder(URL(fileURLWithPath: config.model.frameEncoder))
-            return .pixels(try FramePreprocessing(encoder: try folder.preprocessing(),
-                                                  fallbackSize: ImageSize(square: 224)))
-        case ("frames", true):
-            throw ConfigError("data.frame_source=frames trains on raw JPEG frames, which needs a frame encoder: "
-                + "--set model.frame_encoder=DIR (a ViT / CLIP / Swin folder), or use features (vidtag extract-features)")
-        default:
-            throw ConfigError("model.frame_encoder is set but data.frame_source is 'features': set data.frame_source=frames "
-                + "to train the encoder end to end on zip_frames")
+    /// The pretrained encoder's vocabulary, a given one, the run's own (on resume), or one made from the
+    /// training texts of the data root.
+    func vocabularySource() throws -> VocabularySource {
+        if !config.model.textEncoder.isEmpty {
+            return .file(TextEncoderFolder(URL(fileURLWithPath: config.model.textEncoder)).vocabularyURL)
         }
+        if !config.model.vocabulary.isEmpty {
+            var folder = URL(fileURLWithPath: config.model.vocabulary)
+            if folder.lastPathComponent == "vocab.txt" { folder.deleteLastPathComponent() }
+            return .file(folder.appendingPathComponent("vocab.txt"))
+        }
+        if FileManager.default.fileExists(atPath: run.model.vocabularyURL.path) { return .file(run.model.vocabularyURL) }
+        let tokens = try CorpusVocabulary.tokens(fromTrainingTextsOf: data)
+        onEvent(.vocabularyBuilt(tokens: tokens.count, url: run.model.vocabularyURL))
+        return .made(tokens: tokens)
+    }
+
+    /// The folds of the labelled videos, stratified by level-2 label: read from the run (resume) or the K-fold
+    /// parent, else made from the seed. Nil when nothing is held out.
+    func heldOutFolds(index: VideoIndex, labelled: [Int], labels: LabelSpace) throws -> FoldAssignment? {
+        let fraction = config.data.validationFraction
+        let count = foldCount > 0 ? foldCount : (fraction > 0 ? max(2, Int((1 / fraction).rounded())) : 0)
+        guard count > 1 else { return nil }
+        let ids = labelled.map { index.ids[$0] }
+        for url in [foldsURL, run.splitURL].compactMap({ $0 }) where FileManager.default.fileExists(atPath: url.path) {
+            return try FoldAssignment.read(from: url, expectedIds: ids)
+        }
+        return try FoldAssignment.stratified(
+            ids: ids, labels: labelled.map { labels.level2Ids[index.label(at: $0)!] }, foldCount: count,
+            seed: UInt64(config.seed))
+    }
+
+    func partition(_ labelled: [Int], index: VideoIndex, folds: FoldAssignment?) -> (train: [Int], heldOut: [Int]) {
+        guard let folds else { return (labelled, []) }
+        let heldOutIds = Set(folds.validationIds(fold: fold))
+        return (labelled.filter { !heldOutIds.contains(index.ids[$0]) }, labelled.filter { heldOutIds.contains(index.ids[$0]) })
     }
 
     /// The pretrained frame encoder (weights loaded once, outside the model) and how to rebuild it.
@@ -150,118 +204,18 @@ public struct TrainingSession {
         guard !config.model.frameEncoder.isEmpty else { return nil }
         let folder = FrameEncoderFolder(URL(fileURLWithPath: config.model.frameEncoder))
         let scratch = ParameterStore(seed: 0)
-        let (encoder, report) = try folder.loadEncoder(scratch.root)
-        print("frame encoder: \(report)")
+        let (encoder, _) = try folder.loadEncoder(scratch.root)
         let names = scratch.names
         let spec = FrameEncoderSpec(pooler: names.contains { $0.hasPrefix("pooler.") },
                                     projection: names.contains { $0.hasPrefix("visual_projection.") })
         return (try folder.config(), spec, encoder.checkpointTensors(), encoder.outputSize)
     }
 
-    /// The built-in WeChat 2022 label space, or the data root's own `labels.json`.
-    public static func labelSpace(for data: DataRoot) throws -> LabelSpace {
-        let own = data.url.appendingPathComponent("labels.json")
-        if FileManager.default.fileExists(atPath: own.path) { return try LabelSpace(contentsOf: own) }
-        return LabelSpace.wechat2022
-    }
-
-    public static func device(_ name: String) throws -> Device {
-        guard let device = Device(name: name) else {
-            throw ConfigError("train.device '\(name)': expected cpu, cuda or cuda:N")
-        }
-        if case .cuda(let index) = device {
-            guard Runtime.cudaAvailable, index < Runtime.cudaDeviceCount else {
-                throw ConfigError("train.device \(name): CUDA is not available here (\(Runtime.cudaDeviceCount) devices); "
-                    + "run `vidtag doctor`, or use --set train.device=cpu")
-            }
-        }
-        return device
-    }
-
-    /// The vocabulary: the pretrained encoder's, a given one, or one made from the training texts.
-    func prepareVocabulary() throws -> URL {
-        let target = run.model.vocabularyURL
-        if !config.model.textEncoder.isEmpty {
-            return TextEncoderFolder(URL(fileURLWithPath: config.model.textEncoder)).vocabularyURL
-        }
-        if !config.model.vocabulary.isEmpty {
-            var folder = URL(fileURLWithPath: config.model.vocabulary)
-            if folder.lastPathComponent == "vocab.txt" { folder.deleteLastPathComponent() }
-            return folder.appendingPathComponent("vocab.txt")
-        }
-        if FileManager.default.fileExists(atPath: target.path) { return target }
-        var texts: [String] = []
-        for split in data.annotatedSplits() where split != "test" && !split.hasPrefix("test_") {
-            _ = try AnnotationReader(url: try data.annotationsURL(split: split), labelSpace: nil, policy: .skip).forEach {
-                texts += [$0.title, $0.asr, $0.ocrText]
-            }
-        }
-        let tokens = try CorpusVocabulary.tokens(from: texts)
-        try CorpusVocabulary.write(tokens, to: target)
-        print("vocabulary: \(tokens.count) tokens made from the training texts (\(target.path))")
-        return target
-    }
-
-    func heldOut(index: VideoIndex, labelled: [Int], labels: LabelSpace) throws -> (train: [Int], heldOut: [Int]) {
-        let fraction = config.data.validationFraction
-        let count = foldCount > 0 ? foldCount : (fraction > 0 ? max(2, Int((1 / fraction).rounded())) : 0)
-        guard count > 1 else { return (labelled, []) }
-        let ids = labelled.map { index.ids[$0] }
-        let folds: FoldAssignment
-        let foldsURL = self.foldsURL ?? run.splitURL
-        if FileManager.default.fileExists(atPath: foldsURL.path) {
-            folds = try FoldAssignment.read(from: foldsURL, expectedIds: ids)
-        } else {
-            folds = try FoldAssignment.stratified(
-                ids: ids, labels: labelled.map { labels.level2Ids[index.label(at: $0)!] }, foldCount: count,
-                seed: UInt64(config.seed))
-            try folds.write(to: foldsURL)
-        }
-        if foldsURL != run.splitURL { try folds.write(to: run.splitURL) }
-        let heldOutIds = Set(folds.validationIds(fold: fold))
-        return (labelled.filter { !heldOutIds.contains(index.ids[$0]) }, labelled.filter { heldOutIds.contains(index.ids[$0]) })
-    }
-
-    func fusionConfig(classes: Int, vocabularySize: Int, separatorTokenId: Int) throws -> FusionConfig {
-        let settings = config.model
-        var text: BertConfig
-        if !settings.textEncoder.isEmpty {
-            text = try TextEncoderFolder(URL(fileURLWithPath: settings.textEncoder)).config()
-        } else {
-            text = BertConfig()
-            text.vocabSize = vocabularySize
-            text.hiddenSize = settings.hidden
-            text.numHiddenLayers = settings.layers
-            text.numAttentionHeads = settings.heads
-            text.intermediateSize = settings.intermediate
-            text.maxPositionEmbeddings = settings.maxPositions
-            text.hiddenDropoutProb = settings.dropout
-            text.attentionProbsDropoutProb = settings.dropout
-        }
-        let positionsNeeded = budgets.maxSequenceLength + config.data.maxFrames + 1
-        if settings.kind == "single_stream", positionsNeeded > text.maxPositionEmbeddings {
-            throw ConfigError("the single-stream sequence needs \(positionsNeeded) positions (text \(budgets.maxSequenceLength) "
-                + "+ \(config.data.maxFrames) frames + [SEP]) but the BERT has \(text.maxPositionEmbeddings): lower the "
-                + "data.*_tokens budgets or data.max_frames")
-        }
-        guard let modalities = Modalities(rawValue: settings.modalities) else {
-            throw ConfigError("model.modalities '\(settings.modalities)': expected both, text or frames")
-        }
-        return FusionConfig(
-            modelType: settings.kind, modalities: modalities, classes: classes, featureSize: config.data.featureSize,
-            maxFrames: config.data.maxFrames, textPositions: budgets.maxSequenceLength,
-            separatorTokenId: separatorTokenId, pooling: settings.pooling, dropout: settings.dropout,
-            headSamples: config.tricks.headSamples, videoHead: config.tricks.videoLossWeight > 0,
-            nextvladClusters: settings.nextvladClusters, nextvladGroups: settings.nextvladGroups,
-            nextvladExpansion: settings.nextvladExpansion, nextvladOutput: settings.nextvladOutput,
-            fusionSize: settings.fusionSize, seReduction: settings.seReduction, textConfig: text)
-    }
-
     /// The frame encoder's config.json and preprocessor_config.json in the model folder's `frame_encoder/`,
     /// so that the folder alone rebuilds the model and its frame pipeline.
     func copyFrameEncoderDescription() throws {
         let source = FrameEncoderFolder(URL(fileURLWithPath: config.model.frameEncoder))
-        let target = run.url.appendingPathComponent(FrameEncoderSpec.prefix)
+        let target = run.model.frameEncoderURL
         try FileManager.default.createDirectory(at: target, withIntermediateDirectories: true)
         for file in [source.configURL, source.preprocessorURL] {
             try AtomicFile.write(try Data(contentsOf: file), to: target.appendingPathComponent(file.lastPathComponent))
@@ -316,74 +270,6 @@ public struct TrainingSession {
         }
         guard let bert else { return }
         let report = try bert.load(try SafeTensors.load(folder.weightsURL), source: folder.weightsURL.path)
-        print("text encoder: \(report)")
-    }
-}
-
-
-/// K models on K stratified folds of the labelled split, each with its own seed (`seed + k`), in
-/// `RUN/fold-k/`; their out-of-fold predictions together score the recipe and tune the small-class boost.
-public struct KFoldTraining {
-    public let config: RunConfig
-    public let data: DataRoot
-    public let run: RunFolder
-    public let folds: Int
-
-    public init(config: RunConfig, data: DataRoot, run: RunFolder, folds: Int) {
-        self.config = config
-        self.data = data
-        self.run = run
-        self.folds = folds
-    }
-
-    public func train() throws -> (score: ChallengeScore, outOfFold: Predictions) {
-        guard folds >= 2 else { throw ConfigError("--folds \(folds): K-fold needs at least 2 folds") }
-        try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
-        try AtomicFile.write(Data(try config.jsonText().utf8), to: run.configURL)
-        var members: [Predictions] = []
-        for fold in 0..<folds {
-            var foldConfig = config
-            foldConfig.seed = config.seed + fold
-            print("== fold \(fold + 1) of \(folds) (seed \(foldConfig.seed)) ==")
-            var session = TrainingSession(config: foldConfig, data: data, run: RunFolder(run.url.appendingPathComponent("fold-\(fold)")))
-            session.fold = fold
-            session.foldCount = folds
-            session.foldsURL = run.splitURL
-            guard let predictions = try session.train().predictions else {
-                throw TrainingError.noTrainingData("fold \(fold) has no held-out videos")
-            }
-            members.append(predictions)
-        }
-        let outOfFold = Predictions(ids: members.flatMap(\.ids), probabilities: members.flatMap(\.probabilities),
-                                    classes: members[0].classes, labels: members.flatMap(\.labels))
-        try outOfFold.save(to: run.outOfFoldURL)
-        let labels = try TrainingSession.labelSpace(for: data)
-        let score = try outOfFold.score(labelSpace: labels)
-        try KFoldManifest(members: (0..<folds).map { "fold-\($0)" }, outOfFoldScore: score.mean).save(in: run.url)
-        return (score, outOfFold)
-    }
-}
-
-/// `ensemble.json` of a K-fold run: its member model folders (relative) and the out-of-fold score.
-public struct KFoldManifest: Codable, Sendable {
-    public var members: [String]
-    public var outOfFoldScore: Double
-
-    enum CodingKeys: String, CodingKey { case members, outOfFoldScore = "out_of_fold_score" }
-
-    public static let fileName = "ensemble.json"
-
-    public func save(in folder: URL) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try AtomicFile.write(try encoder.encode(self), to: folder.appendingPathComponent(Self.fileName))
-    }
-
-    /// The member folders of `folder` when it is a K-fold run, else nil.
-    public static func members(of folder: URL) throws -> [URL]? {
-        let url = folder.appendingPathComponent(fileName)
-        guard FileManager.default.fileExists(atPath: url.path) else { return nil }
-        let manifest = try JSONDecoder().decode(KFoldManifest.self, from: Data(contentsOf: url))
-        return manifest.members.map { folder.appendingPathComponent($0) }
+        onEvent(.pretrainedLoaded(part: "text encoder", source: folder.url.path, report: report))
     }
 }

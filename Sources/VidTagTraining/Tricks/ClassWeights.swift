@@ -10,6 +10,19 @@ public enum ClassWeighting: Sendable, Equatable {
     /// w_c ∝ exp(alpha · (1 − n_c / max n)): between 1 for the largest class and e^alpha for the smallest.
     case exponential(alpha: Double)
 
+    /// The weighting families, as a setting (`tricks.class_weighting`).
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case none, power, exponential
+    }
+
+    public init(_ kind: Kind, alpha: Double) {
+        switch kind {
+        case .none: self = .none
+        case .power: self = .power(alpha: alpha)
+        case .exponential: self = .exponential(alpha: alpha)
+        }
+    }
+
     /// Weights for classes with `counts` training samples each (a class with none gets weight 0).
     public func weights(counts: [Int]) -> [Double]? {
         let largest = Double(counts.max() ?? 0)

@@ -1,7 +1,7 @@
 import Foundation
 
 /// Training progress: a live bar with ETA, samples/s and loss on a terminal, plain lines otherwise.
-public final class ProgressReporter {
+final class ProgressReporter {
     public let total: Int
     private let interactive: Bool
     private let plainEvery: Int
@@ -9,7 +9,7 @@ public final class ProgressReporter {
     private var startStep: Int
     private var lastDraw = Date.distantPast
 
-    public init(total: Int, startStep: Int = 0, plainEvery: Int = 20, interactive: Bool? = nil) {
+    init(total: Int, startStep: Int = 0, plainEvery: Int = 20, interactive: Bool? = nil) {
         self.total = total
         self.startStep = startStep
         self.plainEvery = max(plainEvery, 1)
@@ -17,7 +17,7 @@ public final class ProgressReporter {
     }
 
     /// Reports step `step` of `total` (1-based) with the recent loss and throughput.
-    public func update(step: Int, epoch: Int, loss: Double, samplesPerSecond: Double, learningRate: Double) {
+    func update(step: Int, epoch: Int, loss: Double, samplesPerSecond: Double, learningRate: Double) {
         let elapsed = Date().timeIntervalSince(start)
         let done = step - startStep
         let remaining = done > 0 ? elapsed / Double(done) * Double(total - step) : 0
@@ -36,7 +36,7 @@ public final class ProgressReporter {
     }
 
     /// Ends the live line before other output.
-    public func interrupt() {
+    func interrupt() {
         if interactive { FileHandle.standardOutput.write(Data("\n".utf8)) }
     }
 
