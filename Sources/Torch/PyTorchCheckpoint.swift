@@ -73,7 +73,7 @@ public struct PyTorchCheckpointFile: Sendable {
     }
 
     /// Reads a checkpoint held in memory; `path` names it in errors.
-    init(data: Data, path: String) throws {
+    public init(data: Data, path: String) throws {
         func fail(_ problem: String, key: String? = nil) -> PyTorchCheckpointError {
             PyTorchCheckpointError(path: path, key: key, problem: problem)
         }

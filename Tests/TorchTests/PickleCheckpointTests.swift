@@ -115,8 +115,10 @@ struct BadCheckpoint: Sendable, CustomTestStringConvertible {
 
     static func fixture(_ name: String) -> URL { folder.appendingPathComponent(name) }
 
-    @Test func viewsOfEveryDtypeEqualPyTorchsContiguousCopies() throws {
-        let file = try PyTorchCheckpointFile(contentsOf: Self.fixture("views.bin"))
+    /// The same state dict pickled with protocol 2 (torch.save's default) and protocol 4.
+    @Test(arguments: ["views.bin", "views-protocol4.bin"])
+    func viewsOfEveryDtypeEqualPyTorchsContiguousCopies(checkpoint: String) throws {
+        let file = try PyTorchCheckpointFile(contentsOf: Self.fixture(checkpoint))
         let expected = try SafeTensorsFile(contentsOf: Self.fixture("views-expected.safetensors"))
         #expect(file.names == [
             "base", "tied", "transposed", "slice", "row", "step", "half", "half_transposed", "bf16", "f64", "i64",
