@@ -1,7 +1,7 @@
 import Foundation
 
-/// A value on the stack of `PickleMachine`. Only plain data, references to globals the rules allowed, and
-/// the objects the rules built from them: nothing here can run code.
+/// A value on the stack of `PickleMachine`. Only plain data and the objects the rules made (the globals they
+/// allowed and what calling those gave): nothing here can run code.
 enum PickleValue {
     case none
     case bool(Bool)
@@ -11,10 +11,9 @@ enum PickleValue {
     case tuple(PickleTuple)
     case list(PickleList)
     case dict(PickleDict)
-    /// `module.name`, which the rules allowed.
-    case global(module: String, name: String)
-    /// An object the rules made (a storage, a tensor record, …).
-    case object(any Sendable)
+    /// An object the rules made (an allowed global, a storage, a tensor record, …); its description names it
+    /// in errors.
+    case object(any Sendable & CustomStringConvertible)
 
     /// What kind of value this is, for error messages (never the value itself: it may be huge).
     var kind: String {
@@ -27,8 +26,7 @@ enum PickleValue {
         case .tuple(let tuple): "tuple of \(tuple.items.count)"
         case .list: "list"
         case .dict: "dict"
-        case .global(let module, let name): "\(module).\(name)"
-        case .object(let object): "\(type(of: object))"
+        case .object(let object): object.description
         }
     }
 }
@@ -83,7 +81,7 @@ final class PickleDict {
 /// every GLOBAL / STACK_GLOBAL is put to `global`, every REDUCE to `call`, and so on. An error thrown here
 /// stops the machine and is reported with the position in the pickle.
 protocol PickleRules {
-    /// Allows `module.name` (returning the value to push) or throws naming it.
+    /// The object standing for `module.name`, or an error naming it when the rules do not allow it.
     func global(module: String, name: String) throws -> PickleValue
     /// The object a persistent id (BINPERSID) stands for.
     func persistentLoad(_ id: PickleValue) throws -> PickleValue

@@ -45,21 +45,6 @@ public struct PyTorchCheckpointFile: Sendable {
     /// two different sizes, and each tensor was checked against its own).
     private let storages: [String: Range<Int>]
 
-    /// The globals the rules allow, besides the storage types.
-    static let orderedDict = "collections.OrderedDict"
-    static let rebuildTensor = "torch._utils._rebuild_tensor_v2"
-    static let rebuildParameter = "torch._utils._rebuild_parameter"
-    static let rebuildParameterWithState = "torch._utils._rebuild_parameter_with_state"
-    /// `torch.<Name>Storage` → element type.
-    static let storageTypes: [String: DType] = [
-        "FloatStorage": .float32, "HalfStorage": .float16, "BFloat16Storage": .bfloat16, "DoubleStorage": .float64,
-        "LongStorage": .int64, "IntStorage": .int32, "BoolStorage": .bool, "ByteStorage": .uint8,
-    ]
-    static var allowedGlobals: [String] {
-        [orderedDict, rebuildTensor, rebuildParameter, rebuildParameterWithState]
-            + storageTypes.keys.sorted().map { "torch.\($0)" }
-    }
-
     /// Opens `url` and checks its archive, its pickle and the bounds of every tensor.
     public init(contentsOf url: URL) throws {
         let data: Data
@@ -211,22 +196,74 @@ public enum PyTorchCheckpoint {
     }
 }
 
+/// The globals a checkpoint's pickle may name: what `torch.save` of a state dict refers to, nothing else.
+enum TorchGlobal: Sendable, Hashable, CustomStringConvertible {
+    /// `collections.OrderedDict` (the state dict itself, and empty backward-hook tables).
+    case orderedDict
+    /// `torch._utils._rebuild_tensor_v2`.
+    case rebuildTensor
+    /// `torch._utils._rebuild_parameter` (an `nn.Parameter` saved as it is).
+    case rebuildParameter
+    /// `torch._utils._rebuild_parameter_with_state`.
+    case rebuildParameterWithState
+    /// `torch.<Type>Storage`, naming a storage's element type in persistent ids.
+    case storage(DType)
+
+    /// `torch.<Type>Storage` names by element type.
+    static let storageNames: [DType: String] = [
+        .float32: "FloatStorage", .float16: "HalfStorage", .bfloat16: "BFloat16Storage", .float64: "DoubleStorage",
+        .int64: "LongStorage", .int32: "IntStorage", .bool: "BoolStorage", .uint8: "ByteStorage",
+    ]
+
+    static let allowed: [TorchGlobal] = [.orderedDict, .rebuildTensor, .rebuildParameter, .rebuildParameterWithState]
+        + DType.allCases.filter { storageNames[$0] != nil }.map { .storage($0) }
+
+    init?(module: String, name: String) {
+        guard let found = Self.allowed.first(where: { $0.module == module && $0.name == name }) else { return nil }
+        self = found
+    }
+
+    var module: String {
+        switch self {
+        case .orderedDict: "collections"
+        case .rebuildTensor, .rebuildParameter, .rebuildParameterWithState: "torch._utils"
+        case .storage: "torch"
+        }
+    }
+
+    var name: String {
+        switch self {
+        case .orderedDict: "OrderedDict"
+        case .rebuildTensor: "_rebuild_tensor_v2"
+        case .rebuildParameter: "_rebuild_parameter"
+        case .rebuildParameterWithState: "_rebuild_parameter_with_state"
+        case .storage(let dtype): Self.storageNames[dtype] ?? "UntypedStorage"
+        }
+    }
+
+    var description: String { "\(module).\(name)" }
+}
+
 /// A storage named by a persistent id: its element type and where its `data/KEY` member lies in the file.
-struct TorchStorageReference: Sendable {
+struct TorchStorageReference: Sendable, CustomStringConvertible {
     let key: String
     let dtype: DType
     /// Elements in the storage.
     let count: Int
     /// Its bytes in the file.
     let range: Range<Int>
+
+    var description: String { "storage \(key)" }
 }
 
 /// What `_rebuild_tensor_v2(storage, storage_offset, size, stride, …)` describes.
-struct TorchTensorRecord: Sendable {
+struct TorchTensorRecord: Sendable, CustomStringConvertible {
     let storage: TorchStorageReference
     let storageOffset: Int
     let shape: [Int]
     let strides: [Int]
+
+    var description: String { "tensor" }
 
     /// Checks that every element of the view lies in the storage, and that the view does not repeat storage
     /// elements beyond the storage's size (an `expand`ed view that would multiply the file's size).
@@ -246,20 +283,17 @@ struct TorchPickleRules: PickleRules {
     let prefix: String
 
     func global(module: String, name: String) throws -> PickleValue {
-        let qualified = "\(module).\(name)"
-        let storageType = module == "torch" ? PyTorchCheckpointFile.storageTypes[name] : nil
-        guard storageType != nil || PyTorchCheckpointFile.allowedGlobals.contains(qualified) else {
-            throw Refusal("refused global \(qualified): a checkpoint may refer only to tensor-rebuild records "
-                + "(\(PyTorchCheckpointFile.allowedGlobals.joined(separator: ", "))); vidtag never runs pickle code, "
+        guard let allowed = TorchGlobal(module: module, name: name) else {
+            throw Refusal("refused global \(module).\(name): a checkpoint may refer only to tensor-rebuild records "
+                + "(\(TorchGlobal.allowed.map(\.description).joined(separator: ", "))); vidtag never runs pickle code, "
                 + "and this file asks for something else: do not load it with torch.load unless you trust where it came from")
         }
-        return .global(module: module, name: name)
+        return .object(allowed)
     }
 
     func persistentLoad(_ id: PickleValue) throws -> PickleValue {
         guard case .tuple(let tuple) = id, tuple.items.count == 5, case .string("storage") = tuple.items[0],
-              case .global("torch", let typeName) = tuple.items[1],
-              let dtype = PyTorchCheckpointFile.storageTypes[typeName],
+              case .object(let type) = tuple.items[1], case .storage(let dtype) = type as? TorchGlobal,
               case .string(let key) = tuple.items[2], case .string = tuple.items[3],
               case .int(let count) = tuple.items[4], count >= 0
         else {
@@ -280,23 +314,23 @@ struct TorchPickleRules: PickleRules {
     }
 
     func call(_ callable: PickleValue, arguments: [PickleValue]) throws -> PickleValue {
-        guard case .global(let module, let name) = callable else {
+        guard case .object(let object) = callable, let function = object as? TorchGlobal else {
             throw Refusal("calls a \(callable.kind), which is not callable")
         }
-        switch "\(module).\(name)" {
-        case PyTorchCheckpointFile.orderedDict:
-            guard arguments.isEmpty else { throw Refusal("\(PyTorchCheckpointFile.orderedDict) called with arguments") }
+        switch function {
+        case .orderedDict:
+            guard arguments.isEmpty else { throw Refusal("\(function) called with arguments") }
             return .dict(PickleDict())
-        case PyTorchCheckpointFile.rebuildTensor:
+        case .rebuildTensor:
             return .object(try rebuildTensor(arguments))
-        case PyTorchCheckpointFile.rebuildParameter, PyTorchCheckpointFile.rebuildParameterWithState:
-            guard arguments.count >= 3, case .object(let object) = arguments[0], object is TorchTensorRecord else {
-                throw Refusal("\(module).\(name) needs (tensor, requires_grad, backward_hooks, …), got \(arguments.count) arguments")
+        case .rebuildParameter, .rebuildParameterWithState:
+            guard arguments.count >= 3, case .object(let tensor) = arguments[0], tensor is TorchTensorRecord else {
+                throw Refusal("\(function) needs (tensor, requires_grad, backward_hooks, …), got \(arguments.count) arguments")
             }
             try checkNoHooks(arguments[2])
             return arguments[0]
-        default:
-            throw Refusal("\(module).\(name) is a storage type, which is only named in persistent ids, never called")
+        case .storage:
+            throw Refusal("\(function) is a storage type, which is only named in persistent ids, never called")
         }
     }
 
@@ -306,7 +340,7 @@ struct TorchPickleRules: PickleRules {
               let storage = object as? TorchStorageReference, case .int(let offset) = arguments[1],
               case .tuple(let size) = arguments[2], case .tuple(let stride) = arguments[3]
         else {
-            throw Refusal("\(PyTorchCheckpointFile.rebuildTensor) needs (storage, offset, size, stride, requires_grad, "
+            throw Refusal("\(TorchGlobal.rebuildTensor) needs (storage, offset, size, stride, requires_grad, "
                 + "backward_hooks), got (\(arguments.map(\.kind).joined(separator: ", ")))")
         }
         func integers(_ tuple: PickleTuple, _ what: String) throws -> [Int] {
