@@ -231,13 +231,13 @@ final class PickleMachine {
     }
 
     private func setItems(_ items: [PickleValue], into target: PickleValue) throws(Problem) {
-        guard case .dict(let dict) = target else { throw Problem("sets items on a \(target.kind), not a dict") }
+        guard case .dict(let dict) = target else { throw Problem("sets items on a value of type \(target.kind), not a dict") }
         guard items.count % 2 == 0 else { throw Problem("an odd number of keys and values") }
         for index in stride(from: 0, to: items.count, by: 2) { dict.set(items[index], items[index + 1]) }
     }
 
     private func append(_ items: [PickleValue], to target: PickleValue) throws(Problem) {
-        guard case .list(let list) = target else { throw Problem("appends to a \(target.kind), not a list") }
+        guard case .list(let list) = target else { throw Problem("appends to a value of type \(target.kind), not a list") }
         list.items.append(contentsOf: items)
     }
 

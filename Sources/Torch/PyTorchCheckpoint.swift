@@ -139,18 +139,18 @@ public struct PyTorchCheckpointFile: Sendable {
     /// The state dict's tensor records in order; the root must be a flat dict {name: tensor}.
     private static func tensorRecords(_ root: PickleValue) throws -> [(name: String, record: TorchTensorRecord)] {
         guard case .dict(let dict) = root else {
-            throw Problem(description: "the pickle holds a \(root.kind), not a state dict {name: tensor}", key: nil)
+            throw Problem(description: "the pickle holds a value of type \(root.kind), not a state dict {name: tensor}", key: nil)
         }
         var records: [(name: String, record: TorchTensorRecord)] = []
         for (key, value) in zip(dict.keys, dict.values) {
             guard case .string(let name) = key else {
-                throw Problem(description: "the state dict has a \(key.kind) key; tensor names are strings", key: nil)
+                throw Problem(description: "the state dict has a key of type \(key.kind); tensor names are strings", key: nil)
             }
             guard case .object(let object) = value, let record = object as? TorchTensorRecord else {
                 let nested = if case .dict = value {
                     "; vidtag reads a flat state dict {name: tensor} (as pytorch_model.bin files are): save the inner dict"
                 } else { "" }
-                throw Problem(description: "holds a \(value.kind), not a tensor\(nested)", key: name)
+                throw Problem(description: "holds a value of type \(value.kind), not a tensor\(nested)", key: name)
             }
             records.append((name, record))
         }
@@ -297,7 +297,7 @@ struct TorchPickleRules: PickleRules {
               case .string(let key) = tuple.items[2], case .string = tuple.items[3],
               case .int(let count) = tuple.items[4], count >= 0
         else {
-            throw Refusal("persistent id is a \(id.kind), not ('storage', torch.<Type>Storage, key, location, numel)")
+            throw Refusal("persistent id is a value of type \(id.kind), not ('storage', torch.<Type>Storage, key, location, numel)")
         }
         let name = "\(prefix)data/\(key)"
         guard let member = archive.member(name) else { throw Refusal("storage \(key): no member \(name) in the archive") }
@@ -315,7 +315,7 @@ struct TorchPickleRules: PickleRules {
 
     func call(_ callable: PickleValue, arguments: [PickleValue]) throws -> PickleValue {
         guard case .object(let object) = callable, let function = object as? TorchGlobal else {
-            throw Refusal("calls a \(callable.kind), which is not callable")
+            throw Refusal("calls a value of type \(callable.kind), which is not callable")
         }
         switch function {
         case .orderedDict:
@@ -345,7 +345,7 @@ struct TorchPickleRules: PickleRules {
         }
         func integers(_ tuple: PickleTuple, _ what: String) throws -> [Int] {
             try tuple.items.map { item in
-                guard case .int(let value) = item else { throw Refusal("\(what) holds a \(item.kind), not an int") }
+                guard case .int(let value) = item else { throw Refusal("\(what) holds a value of type \(item.kind), not an int") }
                 return value
             }
         }
@@ -365,7 +365,8 @@ struct TorchPickleRules: PickleRules {
     /// BUILD sets attributes of the state dict (its `_metadata`, which vidtag does not need); nothing else.
     func build(_ object: PickleValue, state: PickleValue) throws {
         guard case .dict = object, case .dict = state else {
-            throw Refusal("BUILD of a \(object.kind) with a \(state.kind): only a state dict's attributes may be set")
+            throw Refusal("BUILD of a value of type \(object.kind) with a value of type \(state.kind): "
+                + "only a state dict's attributes may be set")
         }
     }
 }

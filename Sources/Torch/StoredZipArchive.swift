@@ -72,7 +72,8 @@ struct StoredZipArchive {
             directoryOffset = Int(directoryOffset64)
         }
         guard directoryOffset <= size, directorySize <= size - directoryOffset else {
-            throw Problem("the central directory (\(directorySize) bytes at \(directoryOffset)) runs past the end of the file (\(size) bytes): truncated")
+            throw Problem("the central directory (\(directorySize) bytes at \(directoryOffset)) runs past the end "
+                + "of the file (\(size) bytes): truncated")
         }
         guard memberCount <= directorySize / 46 else {
             throw Problem("the central directory claims \(memberCount) members in \(directorySize) bytes")
@@ -134,7 +135,8 @@ struct StoredZipArchive {
             let dataStart = local + 30 + Int(ByteReader.uint16(bytes, at: local + 26))
                 + Int(ByteReader.uint16(bytes, at: local + 28))
             guard compressedSize <= UInt64(size), dataStart <= size - Int(compressedSize) else {
-                throw Problem("member \(name) (\(compressedSize) bytes at \(dataStart)) runs past the end of the file (\(size) bytes): truncated")
+                throw Problem("member \(name) (\(compressedSize) bytes at \(dataStart)) runs past the end of the file "
+                    + "(\(size) bytes): truncated")
             }
             if method == 0, compressedSize != uncompressedSize {
                 throw Problem("member \(name) is stored but its sizes differ (\(compressedSize) and \(uncompressedSize))")

@@ -69,7 +69,8 @@ struct BadCheckpoint: Sendable, CustomTestStringConvertible {
     static let cases: [BadCheckpoint] = [
         BadCheckpoint(name: "view past its storage", bytes: HandMadeCheckpoint.checkpoint(
             pickle: HandMadeCheckpoint.tensorPickle(numel: 8, offset: 2, size: [2, 4], stride: [4, 1]),
-            storages: ["0": eightFloats]), expectedProblem: "key 'w': view (size [2, 4], stride [4, 1], offset 2) reaches element 9 of a storage of 8"),
+            storages: ["0": eightFloats]),
+            expectedProblem: "key 'w': view (size [2, 4], stride [4, 1], offset 2) reaches element 9 of a storage of 8"),
         BadCheckpoint(name: "expanded view", bytes: HandMadeCheckpoint.checkpoint(
             pickle: HandMadeCheckpoint.tensorPickle(numel: 8, size: [100, 8], stride: [0, 1]),
             storages: ["0": eightFloats]), expectedProblem: "repeats elements of its storage of 8"),
@@ -91,13 +92,13 @@ struct BadCheckpoint: Sendable, CustomTestStringConvertible {
         BadCheckpoint(name: "compressed pickle", bytes: HandMadeCheckpoint.checkpoint(
             pickle: [0x80, 0x02, 0x7D, 0x2E], pickleMethod: 8), expectedProblem: "member archive/data.pkl is compressed (method 8)"),
         BadCheckpoint(name: "root is not a dict", bytes: HandMadeCheckpoint.checkpoint(
-            pickle: [0x80, 0x02, 0x5D, 0x2E]), expectedProblem: "the pickle holds a list, not a state dict"),
+            pickle: [0x80, 0x02, 0x5D, 0x2E]), expectedProblem: "the pickle holds a value of type list, not a state dict"),
         BadCheckpoint(name: "nested dict", bytes: HandMadeCheckpoint.checkpoint(
             pickle: [0x80, 0x02, 0x7D] + HandMadeCheckpoint.text("state_dict") + [0x7D, 0x73, 0x2E]),
-            expectedProblem: "key 'state_dict': holds a dict, not a tensor; vidtag reads a flat state dict"),
+            expectedProblem: "key 'state_dict': holds a value of type dict, not a tensor; vidtag reads a flat state dict"),
         BadCheckpoint(name: "a value that is not a tensor", bytes: HandMadeCheckpoint.checkpoint(
             pickle: [0x80, 0x02, 0x7D] + HandMadeCheckpoint.text("epoch") + HandMadeCheckpoint.small(3) + [0x73, 0x2E]),
-            expectedProblem: "key 'epoch': holds a int, not a tensor"),
+            expectedProblem: "key 'epoch': holds a value of type int, not a tensor"),
         BadCheckpoint(name: "pickle without STOP", bytes: HandMadeCheckpoint.checkpoint(pickle: [0x80, 0x02, 0x7D]),
                       expectedProblem: "the pickle ends at byte 3 without STOP: truncated"),
         BadCheckpoint(name: "opcode torch.save never writes", bytes: HandMadeCheckpoint.checkpoint(
