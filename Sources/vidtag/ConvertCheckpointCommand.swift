@@ -8,11 +8,11 @@ struct ConvertCheckpointCommand: ParsableCommand {
         commandName: "convert-checkpoint",
         abstract: "Convert a torch.save state dict (pytorch_model.bin) into a safetensors file.",
         discussion: """
-            The pickle inside the checkpoint is never executed: only tensor-rebuild records are read, and any other
-            global (os.system, builtins.eval, …) is refused with an error naming it. Keys are written as they are in
-            the file; tensors sharing a storage (tied weights) or views become separate contiguous tensors. Given a
-            folder (e.g. a Hugging Face chinese-macbert-base download), reads FOLDER/pytorch_model.bin and writes
-            FOLDER/model.safetensors beside its config.json, so that the folder loads with
+            The pickle inside the checkpoint is never executed: only tensor-rebuild records are read, and any other \
+            global (os.system, builtins.eval, …) is refused with an error naming it. Keys are written as they are in \
+            the file; tensors sharing a storage (tied weights) or views become separate contiguous tensors. Given a \
+            folder (e.g. a Hugging Face chinese-macbert-base download), reads FOLDER/pytorch_model.bin and writes \
+            FOLDER/model.safetensors beside its config.json, so that the folder loads with \
             --set model.text_encoder=FOLDER. Nothing is written unless the whole input reads correctly.
             """)
 
