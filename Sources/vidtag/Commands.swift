@@ -15,4 +15,5 @@ let vidtagCommands: [ParsableCommand.Type] = [
     AverageCommand.self,
     ScoreCommand.self,
     ExtractFeaturesCommand.self,
+    ConvertCheckpointCommand.self,
 ]

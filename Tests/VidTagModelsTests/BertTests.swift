@@ -410,6 +410,6 @@ import Torch
         }
         #expect(error.folder == folder.path)
         #expect(error.problem == "missing model.safetensors")
-        #expect(error.hint.contains("safe_serialization=True"))
+        #expect(error.hint.contains("vidtag convert-checkpoint \(folder.path)"))
     }
 }

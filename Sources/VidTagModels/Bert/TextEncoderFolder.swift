@@ -13,7 +13,8 @@ public struct TextEncoderFolderError: Error, CustomStringConvertible, Sendable {
 /// A text encoder on disk in Hugging Face's layout: a folder with `config.json` (BERT settings),
 /// `model.safetensors` (weights, keys with the `bert.` prefix or none) and `vocab.txt` (WordPiece
 /// vocabulary, read by VidTagData's tokenizer). `save_pretrained` folders of BertModel / BertForMaskedLM load
-/// as they are; pickled `pytorch_model.bin` files are never read.
+/// as they are; a folder with only a pickled `pytorch_model.bin` is converted once by
+/// `vidtag convert-checkpoint FOLDER` (`PyTorchCheckpointFile`, which never runs the pickle).
 public struct TextEncoderFolder: Sendable {
     public static let configName = "config.json"
     public static let weightsName = "model.safetensors"
@@ -42,9 +43,8 @@ public struct TextEncoderFolder: Sendable {
             var hint = "a text encoder folder holds \(Self.configName), \(Self.weightsName) and \(Self.vocabularyName)"
             if missing.contains(Self.weightsName),
                FileManager.default.fileExists(atPath: url.appendingPathComponent("pytorch_model.bin").path) {
-                hint += "; pytorch_model.bin is a pickle, which vidtag never runs: convert it once with Python, "
-                    + "`from transformers import AutoModel; AutoModel.from_pretrained(FOLDER)"
-                    + ".save_pretrained(FOLDER, safe_serialization=True)`"
+                hint += "; convert its pytorch_model.bin once with `vidtag convert-checkpoint \(url.path)`, "
+                    + "which writes \(Self.weightsName) beside it without running the pickle"
             }
             throw TextEncoderFolderError(
                 folder: url.path, problem: "missing \(missing.joined(separator: ", "))", hint: hint)

@@ -355,7 +355,7 @@ public struct FrameEncoderFolderError: Error, CustomStringConvertible, Sendable 
 /// `preprocessor_config.json` (size, crop, mean and std) and `model.safetensors`. Folders written by
 /// `save_pretrained` of ViTModel / ViTForImageClassification, CLIPVisionModel(WithProjection) / CLIPModel and
 /// SwinModel / SwinForImageClassification load as they are; task heads and CLIP's text tower are ignored and
-/// reported. Pickled `pytorch_model.bin` files are never read.
+/// reported. A pickled `pytorch_model.bin` is converted once by `vidtag convert-checkpoint FOLDER`.
 public struct FrameEncoderFolder: Sendable {
     public static let configName = "config.json"
     public static let preprocessorName = "preprocessor_config.json"
@@ -384,7 +384,8 @@ public struct FrameEncoderFolder: Sendable {
                 + "`AutoImageProcessor.from_pretrained(NAME).save_pretrained(FOLDER)`"
             if missing.contains(Self.weightsName),
                FileManager.default.fileExists(atPath: url.appendingPathComponent("pytorch_model.bin").path) {
-                hint += "; pytorch_model.bin is a pickle, which vidtag never runs: re-save it with safe_serialization=True"
+                hint += "; convert its pytorch_model.bin once with `vidtag convert-checkpoint \(url.path)`, "
+                    + "which writes \(Self.weightsName) beside it without running the pickle"
             }
             throw FrameEncoderFolderError(folder: url.path, problem: "missing \(missing.joined(separator: ", "))",
                                           hint: hint)
