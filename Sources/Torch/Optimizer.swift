@@ -94,13 +94,13 @@ public final class AdamW {
             } else if key.hasPrefix("exp_avg.") {
                 (table, name) = ("exp_avg", String(key.dropFirst("exp_avg.".count)))
             } else {
-                throw LoadError(source: "optimizer state", problems: ["unexpected key \(key)"])
+                throw CheckpointLoadError(source: "optimizer state", problems: ["unexpected key \(key)"])
             }
             guard let parameter = shapes[name] else {
-                throw LoadError(source: "optimizer state", problems: ["\(key): no parameter \(name) in the optimizer"])
+                throw CheckpointLoadError(source: "optimizer state", problems: ["\(key): no parameter \(name) in the optimizer"])
             }
             guard parameter.shape == value.shape else {
-                throw LoadError(source: "optimizer state",
+                throw CheckpointLoadError(source: "optimizer state",
                                 problems: ["\(key): parameter has shape \(parameter.shape), state \(value.shape)"])
             }
             let placed = value.to(parameter.device, parameter.dtype).clone()

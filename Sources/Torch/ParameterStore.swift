@@ -134,59 +134,37 @@ public final class ParameterStore: @unchecked Sendable {
     }
 
     /// Copies `tensors` into the parameters with the same names.
-    /// - strict: every parameter must be given and every given key must be a parameter.
+    /// - strict: every parameter must be given and every given key must be a parameter (the one strict
+    ///   loader, `ParameterPath.load`); false loads the given part of a model, an explicit choice.
     /// - Returns: the keys of `tensors` that were not used (empty when strict).
     @discardableResult
     public func load(_ tensors: [String: Tensor], strict: Bool = true, source: String = "checkpoint") throws -> [String] {
-        var problems: [String] = []
-        for name in names where tensors[name] == nil {
-            if strict { problems.append("missing key \(name) (shape \(entries[name]!.tensor.shape))") }
+        if strict {
+            try root.load(tensors, source: source)
+            return []
         }
         let unexpected = tensors.keys.filter { entries[$0] == nil }.sorted()
-        if strict {
-            problems += unexpected.map { "unexpected key \($0) (shape \(tensors[$0]!.shape))" }
+        let problems = tensors.keys.sorted().compactMap { name -> String? in
+            guard let entry = entries[name], entry.tensor.shape != tensors[name]!.shape else { return nil }
+            return "key \(name): model expects shape \(entry.tensor.shape), \(source) has \(tensors[name]!.shape)"
         }
-        for (name, value) in tensors {
-            guard let entry = entries[name] else { continue }
-            if entry.tensor.shape != value.shape {
-                problems.append("key \(name): model expects shape \(entry.tensor.shape), \(source) has \(value.shape)")
-            }
-        }
-        guard problems.isEmpty else {
-            throw LoadError(source: source, problems: problems)
-        }
+        guard problems.isEmpty else { throw CheckpointLoadError(source: source, problems: problems) }
+        try copyIn(tensors.filter { entries[$0.key] != nil })
+        return unexpected
+    }
+
+    /// Copies tensors checked by a loader into the parameters of the same names.
+    func copyIn(_ tensors: [String: Tensor]) throws {
         try Torch.catching {
             withNoGrad {
-                for (name, value) in tensors {
-                    guard let entry = entries[name] else { continue }
-                    entry.tensor.copy_(value)
-                }
+                for (name, value) in tensors { entries[name]!.tensor.copy_(value) }
             }
         }
-        return unexpected
     }
 
     /// Copies every parameter from another store with the same names and shapes (strict).
     public func copy(from other: ParameterStore) throws {
         try load(other.stateDict(), strict: true, source: "parameter store")
-    }
-}
-
-/// A strict load that found problems; lists every one of them.
-public struct LoadError: Error, CustomStringConvertible, Sendable {
-    public let source: String
-    public let problems: [String]
-
-    public init(source: String, problems: [String]) {
-        self.source = source
-        self.problems = problems
-    }
-    public var description: String {
-        let shown = problems.prefix(20).map { "  - \($0)" }.joined(separator: "\n")
-        let more = problems.count > 20 ? "\n  … and \(problems.count - 20) more" : ""
-        return "cannot load \(source): \(problems.count) problem(s)\n\(shown)\(more)\n"
-            + "hint: the checkpoint must come from the same model type and config; load only part of a model "
-            + "with strict: false"
     }
 }
 

@@ -124,12 +124,12 @@ struct ModuleTests {
             state["encoder.layer.0.dense.weight"] = Tensor.zeros([4, 3])
             state["classifier.weight"] = nil
             state["pooler.dense.weight"] = Tensor.zeros([2, 2])
-            let error = try #require(throws: LoadError.self) { try store.load(state, source: "model.safetensors") }
+            let error = try #require(throws: CheckpointLoadError.self) { try store.load(state, source: "model.safetensors") }
             #expect(error.problems.count == 3)
-            #expect(error.problems.contains("missing key classifier.weight (shape [2, 3])"))
-            #expect(error.problems.contains("unexpected key pooler.dense.weight (shape [2, 2])"))
+            #expect(error.problems.contains("missing key classifier.weight (model shape [2, 3])"))
+            #expect(error.problems.contains("unexpected key pooler.dense.weight (checkpoint shape [2, 2]), not a parameter of this model"))
             #expect(error.problems.contains(
-                "key encoder.layer.0.dense.weight: model expects shape [3, 4], model.safetensors has [4, 3]"))
+                "key encoder.layer.0.dense.weight: model expects shape [3, 4], checkpoint has [4, 3]"))
             #expect(error.description.contains("cannot load model.safetensors: 3 problem(s)"))
             #expect(error.description.contains("strict: false"), "the hint names the way out")
         }
@@ -151,7 +151,7 @@ struct ModuleTests {
             #expect(model.head.weight.toArray(Float.self) == headBefore, "a key the checkpoint lacks stays as it was")
             #expect(model.encoder.weight.requiresGrad, "loading keeps parameters trainable")
 
-            let shapeError = try #require(throws: LoadError.self) {
+            let shapeError = try #require(throws: CheckpointLoadError.self) {
                 try target.load(["classifier.weight": Tensor.zeros([3, 2])], strict: false)
             }
             #expect(shapeError.problems == ["key classifier.weight: model expects shape [2, 3], checkpoint has [3, 2]"],
@@ -210,6 +210,34 @@ struct ModuleTests {
             #expect(rows.shape == [2, 2])
             #expect(rows[0].toArray(Float.self) == embedding.weight[2].toArray(Float.self))
             #expect(embedding.weight.toArray(Float.self).allSatisfy { Swift.abs($0) <= 0.1 })
+        }
+    }
+}
+
+@Suite("The one strict loader")
+struct StrictLoaderTests {
+    @Test("an alias loads only when its parameter is absent; two keys for one parameter are a problem")
+    func aliasesAndDuplicates() throws {
+        try Torch.catching {
+            let store = ParameterStore(seed: 1)
+            _ = TinyModel(store.root)
+            var state = store.stateDict()
+            let bias = try #require(state["encoder.layer.0.dense.bias"]) * 1  // a copy: stateDict shares storage
+            state["encoder.layer.0.dense.bias"] = nil
+            state["old.bias"] = bias + 1
+            let aliasing: (String) -> CheckpointKeyMapping = { $0 == "old.bias" ? .alias(of: "encoder.layer.0.dense.bias") : .parameter($0) }
+            let report = try store.root.load(state, mapping: aliasing, source: "aliased")
+            #expect(report.ignored.isEmpty)
+            #expect(try #require(store["encoder.layer.0.dense.bias"]).toArray(Float.self) == (bias + 1).toArray(Float.self))
+
+            state["encoder.layer.0.dense.bias"] = bias
+            let both = try store.root.load(state, mapping: aliasing, source: "both")
+            #expect(both.ignored == ["old.bias": "alias of encoder.layer.0.dense.bias"])
+            #expect(try #require(store["encoder.layer.0.dense.bias"]).toArray(Float.self) == bias.toArray(Float.self))
+
+            let renaming: (String) -> CheckpointKeyMapping = { $0 == "old.bias" ? .parameter("encoder.layer.0.dense.bias") : .parameter($0) }
+            let error = try #require(throws: CheckpointLoadError.self) { try store.root.load(state, mapping: renaming, source: "twice") }
+            #expect(error.problems == ["keys encoder.layer.0.dense.bias and old.bias both name parameter encoder.layer.0.dense.bias"])
         }
     }
 }

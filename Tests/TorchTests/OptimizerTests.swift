@@ -114,15 +114,15 @@ struct OptimizerTests {
         try Torch.catching {
             let problem = try AdamWProblem()
             let optimizer = problem.makeOptimizer()
-            let unexpected = try #require(throws: LoadError.self) {
+            let unexpected = try #require(throws: CheckpointLoadError.self) {
                 try optimizer.load(tensors: ["momentum.encoder.bias": Tensor.zeros([3])], step: 1)
             }
             #expect(unexpected.problems == ["unexpected key momentum.encoder.bias"])
-            let unknown = try #require(throws: LoadError.self) {
+            let unknown = try #require(throws: CheckpointLoadError.self) {
                 try optimizer.load(tensors: ["exp_avg.decoder.bias": Tensor.zeros([3])], step: 1)
             }
             #expect(unknown.problems.first?.contains("no parameter decoder.bias") == true)
-            let shape = try #require(throws: LoadError.self) {
+            let shape = try #require(throws: CheckpointLoadError.self) {
                 try optimizer.load(tensors: ["exp_avg_sq.encoder.weight": Tensor.zeros([4, 3])], step: 1)
             }
             #expect(shape.problems.first?.contains("parameter has shape [3, 4], state [4, 3]") == true)

@@ -207,7 +207,7 @@ import Torch
         }
         #expect(Self.maxAbsDifference(hidden, expected["hidden_states.2"]!) < 1e-5)
 
-        let error = try #require(throws: BertLoadError.self) {
+        let error = try #require(throws: CheckpointLoadError.self) {
             try folder.loadModel(ParameterStore().root, addPoolingLayer: true)
         }
         #expect(error.description.contains("missing key pooler.dense.weight (model shape [64, 64])"))
@@ -373,7 +373,7 @@ import Torch
     @Test func missingKeyIsNamed() throws {
         var tensors = try Self.tinyCheckpoint()
         tensors["bert.encoder.layer.1.output.dense.bias"] = nil
-        let error = try #require(throws: BertLoadError.self) { try Self.tinyMaskedLM().load(tensors, source: "tiny") }
+        let error = try #require(throws: CheckpointLoadError.self) { try Self.tinyMaskedLM().load(tensors, source: "tiny") }
         #expect(error.problems == ["missing key bert.encoder.layer.1.output.dense.bias (model shape [64])"])
         #expect(error.description.hasPrefix("cannot load tiny: 1 problem(s)"))
     }
@@ -381,7 +381,7 @@ import Torch
     @Test func extraKeyIsNamed() throws {
         var tensors = try Self.tinyCheckpoint()
         tensors["bert.encoder.layer.2.output.dense.bias"] = Tensor.zeros([64])
-        let error = try #require(throws: BertLoadError.self) { try Self.tinyMaskedLM().load(tensors) }
+        let error = try #require(throws: CheckpointLoadError.self) { try Self.tinyMaskedLM().load(tensors) }
         #expect(error.problems == [
             "unexpected key bert.encoder.layer.2.output.dense.bias (checkpoint shape [64]), not a parameter of this model",
         ])
@@ -390,7 +390,7 @@ import Torch
     @Test func wrongShapeNamesKeyAndBothShapes() throws {
         var tensors = try Self.tinyCheckpoint()
         tensors["bert.encoder.layer.0.intermediate.dense.weight"] = Tensor.zeros([128, 64])
-        let error = try #require(throws: BertLoadError.self) { try Self.tinyMaskedLM().load(tensors) }
+        let error = try #require(throws: CheckpointLoadError.self) { try Self.tinyMaskedLM().load(tensors) }
         #expect(error.problems == [
             "key bert.encoder.layer.0.intermediate.dense.weight: model expects shape [64, 64], checkpoint has [128, 64]",
         ])

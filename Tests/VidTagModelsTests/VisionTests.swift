@@ -33,7 +33,7 @@ import Torch
     }
 
     static func load<Encoder: FrameEncoder>(_ folder: FrameEncoderFolder, as type: Encoder.Type) throws
-        -> (Encoder, FrameEncoderLoadReport)
+        -> (Encoder, CheckpointLoadReport)
     {
         let (encoder, report) = try folder.loadEncoder(ParameterStore().root)
         return (try #require(encoder as? Encoder), report)
@@ -236,7 +236,7 @@ import Torch
         tensors["extra.weight"] = Tensor.ones([2, 2])
         guard case .vit(let config) = try Self.vitFolder.config() else { Issue.record("not a ViT config"); return }
         let vit = ViTModel(ParameterStore().root, config: config, addPoolingLayer: true)
-        let error = try #require(throws: FrameEncoderLoadError.self) { try vit.load(tensors, source: "weights.safetensors") }
+        let error = try #require(throws: CheckpointLoadError.self) { try vit.load(tensors, source: "weights.safetensors") }
         #expect(error.problems.count == 3)
         #expect(error.description.contains("missing key encoder.layer.1.output.dense.weight (model shape [32, 48])"))
         #expect(error.description.contains("key layernorm.weight: model expects shape [32], checkpoint has [31]"))
@@ -244,7 +244,7 @@ import Torch
         #expect(error.description.hasPrefix("cannot load weights.safetensors"))
 
         let noPooler = ViTModel(ParameterStore().root, config: config, addPoolingLayer: false)
-        let poolerError = try #require(throws: FrameEncoderLoadError.self) {
+        let poolerError = try #require(throws: CheckpointLoadError.self) {
             try noPooler.load(try SafeTensors.load(Self.vitFolder.weightsURL))
         }
         #expect(poolerError.description.contains("addPoolingLayer: true"))
@@ -263,10 +263,10 @@ import Torch
         #expect(report.ignored.keys.sorted() == ["classifier.weight", key])
 
         tensors[key] = Tensor(index.reversed(), shape: [16, 16])
-        let error = try #require(throws: FrameEncoderLoadError.self) { try swin.load(tensors) }
+        let error = try #require(throws: CheckpointLoadError.self) { try swin.load(tensors) }
         #expect(error.description.contains(key))
         tensors[key] = Tensor([Int64](repeating: 0, count: 49 * 49), shape: [49, 49])
-        let shapeError = try #require(throws: FrameEncoderLoadError.self) { try swin.load(tensors) }
+        let shapeError = try #require(throws: CheckpointLoadError.self) { try swin.load(tensors) }
         #expect(shapeError.description.contains("shape [16, 16], checkpoint has [49, 49]"))
     }
 

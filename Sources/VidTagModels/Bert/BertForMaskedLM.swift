@@ -69,16 +69,16 @@ public final class BertForMaskedLM {
     /// alias of `cls.predictions.bias`; the tied `cls.predictions.decoder.weight`, the next-sentence head and
     /// computed buffers ignored and reported.
     @discardableResult
-    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> BertLoadReport {
+    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> CheckpointLoadReport {
         try BertCheckpointLoader.load(tensors, into: path, mapping: BertCheckpointKeys.maskedLM, source: source)
     }
 
     @discardableResult
-    public func load(contentsOf url: URL) throws -> BertLoadReport {
+    public func load(contentsOf url: URL) throws -> CheckpointLoadReport {
         try load(BertCheckpointLoader.readSafeTensors(url), source: url.path)
     }
 
     /// The parameters under their Hugging Face `BertForMaskedLM` keys, detached (the tied decoder weight
     /// once, as `bert.embeddings.word_embeddings.weight`).
-    public func checkpointTensors() -> [String: Tensor] { BertCheckpointLoader.tensors(under: path) }
+    public func checkpointTensors() -> [String: Tensor] { path.checkpointTensors() }
 }

@@ -60,7 +60,7 @@ public struct TextEncoderFolder: Sendable {
     /// Builds the encoder under `path` and loads the folder's weights into it, strictly.
     /// - addPoolingLayer: nil adds the pooler exactly when the checkpoint has `pooler.*` keys.
     public func loadModel(_ path: ParameterPath, addPoolingLayer: Bool? = nil) throws
-        -> (model: BertModel, report: BertLoadReport)
+        -> (model: BertModel, report: CheckpointLoadReport)
     {
         let config = try config()
         let tensors = try SafeTensors.load(weightsURL)
@@ -73,7 +73,7 @@ public struct TextEncoderFolder: Sendable {
     /// Loads the folder's weights into an encoder built elsewhere (e.g. the `bert` of a fusion model), after
     /// checking that the folder's config.json describes the same architecture (dropout may differ).
     @discardableResult
-    public func loadWeights(into model: BertModel) throws -> BertLoadReport {
+    public func loadWeights(into model: BertModel) throws -> CheckpointLoadReport {
         let folderConfig = try config()
         var comparable = model.config
         comparable.hiddenDropoutProb = folderConfig.hiddenDropoutProb
@@ -94,7 +94,7 @@ public struct TextEncoderFolder: Sendable {
     }
 
     /// Builds `BertForMaskedLM` under `path` and loads the folder's weights into it, strictly.
-    public func loadMaskedLM(_ path: ParameterPath) throws -> (model: BertForMaskedLM, report: BertLoadReport) {
+    public func loadMaskedLM(_ path: ParameterPath) throws -> (model: BertForMaskedLM, report: CheckpointLoadReport) {
         let config = try config()
         let model = BertForMaskedLM(path, config: config)
         let report = try model.load(contentsOf: weightsURL)

@@ -178,19 +178,17 @@ public final class CLIPVisionModel: FrameEncoder {
     /// `text_projection` and `logit_scale` are ignored and reported, as is `visual_projection.weight` when the
     /// model was built without the projection.
     @discardableResult
-    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> FrameEncoderLoadReport {
+    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> CheckpointLoadReport {
         let hasProjection = visualProjection != nil
         var hint = "the checkpoint must come from a CLIP vision tower with the same config (hidden_size, layers, "
             + "patch_size, image_size)"
         if hasProjection && tensors[CLIPCheckpointKeys.projectionWeight] == nil {
             hint += "; it has no visual_projection: build CLIPVisionModel(…, withProjection: false)"
         }
-        return try FrameEncoderCheckpoint.load(
-            tensors, into: path, mapping: { CLIPCheckpointKeys.map($0, withProjection: hasProjection) }, source: source,
-            hint: hint)
+        return try path.load(tensors, mapping: { CLIPCheckpointKeys.map($0, withProjection: hasProjection) }, source: source, hint: { _ in hint })
     }
 
-    public func checkpointTensors() -> [String: Tensor] { FrameEncoderCheckpoint.tensors(under: path) }
+    public func checkpointTensors() -> [String: Tensor] { path.checkpointTensors() }
 }
 
 /// The one renaming table for Hugging Face CLIP checkpoints.
@@ -203,7 +201,7 @@ enum CLIPCheckpointKeys {
     /// Buffers Hugging Face computes (saved by older versions).
     static let computedBuffers = ["embeddings.position_ids"]
 
-    static func map(_ key: String, withProjection: Bool) -> FrameEncoderKeyMapping {
+    static func map(_ key: String, withProjection: Bool) -> CheckpointKeyMapping {
         if textParts.contains(where: key.hasPrefix) { return .ignored("CLIP text tower, not part of the vision encoder") }
         if key == projectionWeight {
             return withProjection ? .parameter(key) : .ignored("visual projection, not built (withProjection: false)")

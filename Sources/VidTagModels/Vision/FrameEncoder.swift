@@ -16,7 +16,7 @@ public protocol FrameEncoder: AnyObject {
     func encodeFrames(_ pixels: Tensor, train: Bool) -> Tensor
     /// Copies a Hugging Face checkpoint's tensors into the encoder, strictly.
     @discardableResult
-    func load(_ tensors: [String: Tensor], source: String) throws -> FrameEncoderLoadReport
+    func load(_ tensors: [String: Tensor], source: String) throws -> CheckpointLoadReport
     /// The parameters under their Hugging Face keys (relative to `path`), detached.
     func checkpointTensors() -> [String: Tensor]
 }
@@ -233,67 +233,7 @@ public struct FrameEncoderPreprocessing: Sendable, Equatable {
 
 // MARK: Checkpoints
 
-/// How one checkpoint key is treated when loading into a frame encoder.
-enum FrameEncoderKeyMapping: Equatable {
-    /// Copied into the parameter of this name (relative to the encoder's path).
-    case parameter(String)
-    /// Deliberately not loaded, for the reason given (reported in `FrameEncoderLoadReport.ignored`).
-    case ignored(String)
-}
-
-
-
 enum FrameEncoderCheckpoint {
-    /// Loads `tensors` into every parameter under `path`, strictly: each parameter must be given with its shape,
-    /// and each key must map to a parameter or be ignored by `mapping` on purpose.
-    static func load(_ tensors: [String: Tensor], into path: ParameterPath, mapping: (String) -> FrameEncoderKeyMapping,
-                     source: String, hint: String) throws -> FrameEncoderLoadReport {
-        let prefix = path.prefix.isEmpty ? "" : path.prefix + "."
-        let expected = Set(path.store.names.filter { $0.hasPrefix(prefix) }.map { String($0.dropFirst(prefix.count)) })
-        var renamed: [String: (key: String, tensor: Tensor)] = [:]
-        var ignored: [String: String] = [:]
-        var problems: [String] = []
-        for key in tensors.keys.sorted() {
-            switch mapping(key) {
-            case .ignored(let reason): ignored[key] = reason
-            case .parameter(let name):
-                if let earlier = renamed[name] {
-                    problems.append("keys \(earlier.key) and \(key) both name parameter \(prefix)\(name)")
-                }
-                renamed[name] = (key, tensors[key]!)
-            }
-        }
-        for name in expected.sorted() where renamed[name] == nil {
-            problems.append("missing key \(name) (model shape \(path.store[prefix + name]!.shape))")
-        }
-        for name in renamed.keys.sorted() {
-            let (key, tensor) = renamed[name]!
-            guard expected.contains(name) else {
-                problems.append("unexpected key \(key) (checkpoint shape \(tensor.shape)), not a parameter of this model")
-                continue
-            }
-            let modelShape = path.store[prefix + name]!.shape
-            if modelShape != tensor.shape {
-                problems.append("key \(key): model expects shape \(modelShape), checkpoint has \(tensor.shape)")
-            }
-        }
-        guard problems.isEmpty else { throw FrameEncoderLoadError(source: source, problems: problems, hint: hint) }
-        var prefixed: [String: Tensor] = [:]
-        for (name, entry) in renamed { prefixed[prefix + name] = entry.tensor }
-        try path.store.load(prefixed, strict: false, source: source)
-        return FrameEncoderLoadReport(loaded: prefixed.count, ignored: ignored)
-    }
-
-    /// The parameters under `path`, keyed relative to it (as Hugging Face saves them).
-    static func tensors(under path: ParameterPath) -> [String: Tensor] {
-        let prefix = path.prefix.isEmpty ? "" : path.prefix + "."
-        var result: [String: Tensor] = [:]
-        for entry in path.store.all where entry.name.hasPrefix(prefix) {
-            result[String(entry.name.dropFirst(prefix.count))] = entry.tensor.detach()
-        }
-        return result
-    }
-
     /// `key` without `prefix` when it has it.
     static func stripping(_ prefix: String, _ key: String) -> String {
         key.hasPrefix(prefix) ? String(key.dropFirst(prefix.count)) : key
@@ -405,7 +345,7 @@ public struct FrameEncoderFolder: Sendable {
     /// Builds the encoder `config.json` describes under `path` (group "visual") and loads the folder's weights
     /// into it, strictly. ViT gets its pooler and CLIP its visual projection exactly when the checkpoint has
     /// them.
-    public func loadEncoder(_ path: ParameterPath) throws -> (encoder: any FrameEncoder, report: FrameEncoderLoadReport) {
+    public func loadEncoder(_ path: ParameterPath) throws -> (encoder: any FrameEncoder, report: CheckpointLoadReport) {
         let config = try config()
         let tensors = try SafeTensors.load(weightsURL)
         let encoder: any FrameEncoder

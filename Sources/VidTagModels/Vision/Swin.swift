@@ -369,7 +369,7 @@ public final class SwinModel: FrameEncoder {
     /// the `swin.` prefix of task models or none; `classifier.*` is ignored and reported; saved
     /// `relative_position_index` buffers must equal the computed ones and are reported as ignored.
     @discardableResult
-    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> FrameEncoderLoadReport {
+    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> CheckpointLoadReport {
         let hint = "the checkpoint must come from a Swin with the same config.json (embed_dim, depths, num_heads, "
             + "window_size, patch_size)"
         let expected = SwinWindows.relativePositionIndex(window: config.windowSize, tableWindow: config.windowSize)
@@ -384,12 +384,11 @@ public final class SwinModel: FrameEncoder {
                 problems.append("key \(key): its values differ from the index of a \(config.windowSize)-wide window")
             }
         }
-        guard problems.isEmpty else { throw FrameEncoderLoadError(source: source, problems: problems, hint: hint) }
-        return try FrameEncoderCheckpoint.load(tensors, into: path, mapping: SwinCheckpointKeys.map, source: source,
-                                               hint: hint)
+        guard problems.isEmpty else { throw CheckpointLoadError(source: source, problems: problems, hint: hint) }
+        return try path.load(tensors, mapping: SwinCheckpointKeys.map, source: source, hint: { _ in hint })
     }
 
-    public func checkpointTensors() -> [String: Tensor] { FrameEncoderCheckpoint.tensors(under: path) }
+    public func checkpointTensors() -> [String: Tensor] { path.checkpointTensors() }
 }
 
 /// The one renaming table for Hugging Face Swin checkpoints.
@@ -399,7 +398,7 @@ enum SwinCheckpointKeys {
     static let headPrefixes = ["classifier.", "decoder."]
     static let relativePositionIndex = "relative_position_index"
 
-    static func map(_ key: String) -> FrameEncoderKeyMapping {
+    static func map(_ key: String) -> CheckpointKeyMapping {
         if headPrefixes.contains(where: key.hasPrefix) { return .ignored("task head, not part of the encoder") }
         let name = FrameEncoderCheckpoint.stripping(modelPrefix, key)
         if name.hasSuffix(relativePositionIndex) { return .ignored("buffer computed from window_size (checked equal)") }

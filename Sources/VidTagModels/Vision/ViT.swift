@@ -195,18 +195,17 @@ public final class ViTModel: FrameEncoder {
     /// Copies a Hugging Face checkpoint's tensors into this model, strictly (see `ViTCheckpointKeys`): keys with
     /// the `vit.` prefix of task models or none; `classifier.*` is ignored and reported.
     @discardableResult
-    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> FrameEncoderLoadReport {
+    public func load(_ tensors: [String: Tensor], source: String = "checkpoint") throws -> CheckpointLoadReport {
         var hint = "the checkpoint must come from a ViT with the same config.json (hidden_size, layers, patch_size, image_size)"
         if pooler == nil, tensors.keys.contains(where: { ViTCheckpointKeys.map($0) == .parameter("pooler.dense.weight") }) {
             hint += "; it has a pooler: build ViTModel(…, addPoolingLayer: true)"
         } else if pooler != nil {
             hint += "; a checkpoint without pooler.* loads into ViTModel(…, addPoolingLayer: false)"
         }
-        return try FrameEncoderCheckpoint.load(tensors, into: path, mapping: ViTCheckpointKeys.map, source: source,
-                                               hint: hint)
+        return try path.load(tensors, mapping: ViTCheckpointKeys.map, source: source, hint: { _ in hint })
     }
 
-    public func checkpointTensors() -> [String: Tensor] { FrameEncoderCheckpoint.tensors(under: path) }
+    public func checkpointTensors() -> [String: Tensor] { path.checkpointTensors() }
 }
 
 /// The one renaming table for Hugging Face ViT checkpoints.
@@ -215,7 +214,7 @@ enum ViTCheckpointKeys {
     static let modelPrefix = "vit."
     static let headPrefixes = ["classifier.", "decoder."]
 
-    static func map(_ key: String) -> FrameEncoderKeyMapping {
+    static func map(_ key: String) -> CheckpointKeyMapping {
         if headPrefixes.contains(where: key.hasPrefix) { return .ignored("task head, not part of the encoder") }
         let name = FrameEncoderCheckpoint.stripping(modelPrefix, key)
         if name == "embeddings.mask_token" { return .ignored("masked-image-modelling token, unused by the encoder") }

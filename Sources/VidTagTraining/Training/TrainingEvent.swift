@@ -1,4 +1,5 @@
 import Foundation
+import Torch
 import VidTagData
 import VidTagModels
 

@@ -51,6 +51,6 @@ public final class ExponentialMovingAverage {
                 average.copy_(saved)
             }
         }
-        if !problems.isEmpty { throw LoadError(source: "EMA state", problems: problems) }
+        if !problems.isEmpty { throw CheckpointLoadError(source: "EMA state", problems: problems) }
     }
 }
