@@ -24,7 +24,6 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
-        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
     ],
     targets: [
@@ -34,19 +33,18 @@ let package = Package(
         .target(
             name: "VidTagData",
             dependencies: ["CTurboJPEG", .product(name: "ZIPFoundation", package: "ZIPFoundation")]),
+        .target(name: "VidTagDemo", dependencies: ["VidTagData"]),
         .target(name: "VidTagModels", dependencies: ["Torch"]),
         .target(
             name: "VidTagTraining",
             dependencies: [
-                "Torch", "VidTagData", "VidTagModels", .product(name: "Logging", package: "swift-log"),
-                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+                "Torch", "VidTagData", "VidTagModels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
         .executableTarget(
             name: "vidtag",
             dependencies: [
-                "Torch", "VidTagData", "VidTagModels", "VidTagTraining",
+                "Torch", "VidTagData", "VidTagDemo", "VidTagModels", "VidTagTraining",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
             ],
             linkerSettings: linkShim),
         .executableTarget(
@@ -58,10 +56,10 @@ let package = Package(
             path: "bench/swift",
             linkerSettings: linkShim),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], linkerSettings: linkShim),
-        .testTarget(name: "VidTagDataTests", dependencies: ["VidTagData"]),
+        .testTarget(name: "VidTagDataTests", dependencies: ["VidTagData", "VidTagDemo"]),
         .testTarget(name: "VidTagModelsTests", dependencies: ["VidTagModels", "Torch"], linkerSettings: linkShim),
         .testTarget(
-            name: "VidTagTrainingTests", dependencies: ["VidTagTraining", "VidTagData", "VidTagModels", "Torch"],
+            name: "VidTagTrainingTests", dependencies: ["VidTagTraining", "VidTagData", "VidTagDemo", "VidTagModels", "Torch"],
             linkerSettings: linkShim),
     ],
     swiftLanguageModes: [.v6]

@@ -10,7 +10,7 @@ public struct TorchError: Error, CustomStringConvertible, Sendable {
     public var description: String { "\(operation): \(message)" }
 }
 
-/// How errors inside model math are handled (style.md, item 5).
+/// How errors inside model math are handled.
 ///
 /// Tensor operations never `throw`, so that `forward` reads like the math it is. A failing operation
 /// returns an *invalid* tensor, and later operations on it fail too without calling libtorch. What happens

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import VidTagData
+import VidTagDemo
 
 /// `vidtag make-demo`: builds the demo data set (WeChat 2022 layout) from material set up by scripts/setup.sh.
 struct MakeDemoCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import VidTagData
+@testable import VidTagDemo
 
 /// The tiny demo data set (``DemoDataConfiguration/tiny``), built once per test run from the material
 /// scripts/setup.sh installs into .deps/venv, and the Chinese BERT vocabulary (Tests/Fixtures/wechat2022).

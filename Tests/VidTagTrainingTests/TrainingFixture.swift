@@ -2,6 +2,7 @@ import Foundation
 import Testing
 import Torch
 import VidTagData
+import VidTagDemo
 @testable import VidTagTraining
 
 /// What the training-run tests share: the tiny demo data set (built once per test run, lazily), a tiny

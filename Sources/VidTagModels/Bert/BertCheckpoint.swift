@@ -1,7 +1,7 @@
 import Foundation
 import Torch
 
-/// The one renaming table for Hugging Face BERT checkpoints (style.md item 2). Every rule that maps a
+/// The one renaming table for Hugging Face BERT checkpoints. Every rule that maps a
 /// checkpoint key to a parameter name, or ignores it on purpose, is here.
 enum BertCheckpointKeys {
     /// LayerNorm names of checkpoints converted from the original TensorFlow BERT.

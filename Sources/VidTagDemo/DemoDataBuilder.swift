@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import VidTagData
 import Synchronization
 
 /// What a demo build wrote, split by split; also saved as `demo.json` in the data root.
@@ -98,7 +99,7 @@ public struct DemoDataBuilder: Sendable {
         try SubmissionWriter.write(testTruth, to: root.appendingPathComponent(Self.testTruthFile))
         let labeledCounts = plan.allocation(total: configuration.labeledCount)
         try plan.labelSpace(counts: labeledCounts).write(
-            to: root.appendingPathComponent("labels.json"),
+            to: root.appendingPathComponent(LabelSpace.dataRootFileName),
             note: "vidtag demo data: WeChat 2022 ids of level-1 groups 00-09; level 1 = news topic, level 2 = digit shown")
         let summary = DemoDataSummary(
             configuration: configuration, splits: splitSummaries, categoryIds: plan.classes.map(\.level2Id),

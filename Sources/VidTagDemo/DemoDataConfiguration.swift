@@ -1,3 +1,4 @@
+import VidTagData
 /// What a demo data set holds: split sizes, frame size and the share of awkward records, all fixed by
 /// `seed` (the same settings give the same bytes).
 public struct DemoDataConfiguration: Sendable, Equatable, Codable {

@@ -1,3 +1,4 @@
+import VidTagData
 /// How the demo's classes are told apart: the level-1 class is a news topic (decided by the text), and
 /// child `k` of a level-1 class shows digit `k` in every frame (so only the frames decide level 2).
 ///

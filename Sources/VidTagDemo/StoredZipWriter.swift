@@ -1,4 +1,5 @@
 import Foundation
+import VidTagData
 
 /// Writes a zip archive of stored (uncompressed) members, streaming to a file: local headers and data
 /// as members are added, the central directory at ``finish()``. Every header field that could vary

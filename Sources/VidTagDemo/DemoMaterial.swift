@@ -1,4 +1,5 @@
 import Foundation
+import VidTagData
 import ZIPFoundation
 
 /// A demo data set that cannot be built: missing material, unreadable files, bad settings.

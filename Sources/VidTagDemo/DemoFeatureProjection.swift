@@ -1,4 +1,5 @@
 import Foundation
+import VidTagData
 
 /// The fixed map from a frame to its feature vector in the demo's `zip_feats`: the frame's 28 x 28 grey
 /// canvas `x` (values / 255, before upscaling and JPEG) times a Gaussian matrix `W` [dimension, 784]

@@ -1,2 +1,0 @@
-/// The vidtag data layer: annotations, labels, text, features, frames, sampling, loading, metric.
-public enum VidTagDataModule {}
