@@ -119,6 +119,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var precision = Precision.fp32
         /// Print a progress line every N steps when not on a terminal.
         public var logEvery = 20
+        /// Also write the metrics as TensorBoard event files in `RUN/tensorboard/`.
+        public var tensorboard = false
 
         public init() {}
     }
@@ -185,7 +187,7 @@ extension RunConfig.TrainSettings {
         case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints"
         case earlyStoppingPatience = "early_stopping_patience"
-        case logEvery = "log_every"
+        case logEvery = "log_every", tensorboard
     }
 }
 

@@ -51,6 +51,8 @@ public final class Trainer {
     public private(set) var interrupted = false
     /// The step of the checkpoint in `checkpoint/`, which the next one archives when several are kept.
     var lastCheckpointStep: Int?
+    /// The metrics as TensorBoard events (`train.tensorboard`).
+    var tensorBoard: TensorBoardWriter?
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -144,6 +146,8 @@ public final class Trainer {
         }
         // Opened after the truncation, which replaces the file: a handle opened before would write to the old one.
         let log = try MetricsLog(url: run.metricsURL)
+        if config.train.tensorboard { tensorBoard = try TensorBoardWriter(folder: run.tensorBoardURL) }
+        defer { try? tensorBoard?.flush() }
         guard loader.batchesPerEpoch > 0 else { throw TrainingError.noTrainingData("the training split has no batches") }
         let train = config.train
         let started = Date()
@@ -173,6 +177,9 @@ public final class Trainer {
                     "loss": loss, "lr": progress.learningRate, "samples_per_second": progress.samplesPerSecond,
                     "data_wait_fraction": progress.dataWaitFraction,
                 ]))
+                try tensorBoard?.add(scalars: [
+                    "train/loss": loss, "train/lr": progress.learningRate, "train/samples_per_second": progress.samplesPerSecond,
+                ], step: state.step)
                 onEvent(.step(progress))
 
                 let lastStep = state.step >= state.totalSteps
@@ -220,6 +227,10 @@ public final class Trainer {
                 "score": score.mean, "level1_micro_f1": score.level1MicroF1, "level1_macro_f1": score.level1MacroF1,
                 "level2_micro_f1": score.level2MicroF1, "level2_macro_f1": score.level2MacroF1,
             ]))
+            try tensorBoard?.add(scalars: [
+                "eval/score": score.mean, "eval/level1_micro_f1": score.level1MicroF1, "eval/level1_macro_f1": score.level1MacroF1,
+                "eval/level2_micro_f1": score.level2MicroF1, "eval/level2_macro_f1": score.level2MacroF1,
+            ], step: state.step)
             let better = score.mean > state.bestScore
             onEvent(.evaluated(step: state.step, score: score, isBest: better))
             if better {
