@@ -275,6 +275,33 @@ ct_status ct_generator_set_state(ct_generator *g, const ct_tensor *state) {
     })
 }
 
+// The default generator of a device: dropout (and other in-op randomness) draws from it.
+static at::Generator default_generator(int device_type, int device_index) {
+    if (device_type == 0) return at::detail::getDefaultCPUGenerator();
+    return at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device_index)));
+}
+ct_status ct_default_generator_get_state(int device_type, int device_index, ct_tensor **out) {
+    CT_TRY({
+        at::Generator gen = default_generator(device_type, device_index);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        *out = wrap(gen.get_state());
+    })
+}
+ct_status ct_default_generator_set_state(int device_type, int device_index, const ct_tensor *state) {
+    CT_TRY({
+        at::Generator gen = default_generator(device_type, device_index);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_state(T(state));
+    })
+}
+ct_status ct_default_generator_seed(int device_type, int device_index, uint64_t seed) {
+    CT_TRY({
+        at::Generator gen = default_generator(device_type, device_index);
+        std::lock_guard<std::mutex> lock(gen.mutex());
+        gen.set_current_seed(seed);
+    })
+}
+
 // ---- reading data back ------------------------------------------------------------------------
 ct_status ct_copy_to_buffer(const ct_tensor *t, void *dst, size_t nbytes) {
     CT_TRY({

@@ -93,6 +93,11 @@ void ct_generator_free(ct_generator *g);
 /** A u8 tensor holding the generator's state; `g` NULL means the default CPU generator. */
 ct_status ct_generator_get_state(ct_generator *g, ct_tensor **out);
 ct_status ct_generator_set_state(ct_generator *g, const ct_tensor *state);
+/** The default generator of a device (0 CPU, 1 CUDA with its index): its state, a new state, a new seed.
+ *  Dropout draws from it. On a libtorch without CUDA, asking for a CUDA generator fails with its message. */
+ct_status ct_default_generator_get_state(int device_type, int device_index, ct_tensor **out);
+ct_status ct_default_generator_set_state(int device_type, int device_index, const ct_tensor *state);
+ct_status ct_default_generator_seed(int device_type, int device_index, uint64_t seed);
 
 /* ---- reading data back ------------------------------------------------------------------------ */
 /** Copies the tensor (moved to the CPU and made contiguous first) into `dst`; `nbytes` must match. */

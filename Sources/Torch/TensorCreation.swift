@@ -26,6 +26,53 @@ public final class Generator: @unchecked Sendable {
     public static func restoreDefault(_ state: Tensor) {
         perform("generatorRestore") { ct_generator_set_state(nil, state.handle) }
     }
+
+    /// The state of `device`'s default generator (the one dropout on that device draws from).
+    public static func defaultState(on device: Device) -> Tensor {
+        produce("generatorState") { ct_default_generator_get_state(device.typeCode, max(device.indexCode, 0), $0) }
+    }
+
+    public static func restoreDefault(_ state: Tensor, on device: Device) {
+        perform("generatorRestore") { ct_default_generator_set_state(device.typeCode, max(device.indexCode, 0), state.handle) }
+    }
+
+    /// The state `device`'s default generator has right after being seeded with `seed` (the generator itself is
+    /// left as it was).
+    public static func seededDefaultState(_ seed: UInt64, on device: Device) -> Tensor {
+        let saved = defaultState(on: device)
+        perform("generatorSeed") { ct_default_generator_seed(device.typeCode, max(device.indexCode, 0), seed) }
+        let state = defaultState(on: device)
+        restoreDefault(saved, on: device)
+        return state
+    }
+}
+
+/// A random stream of its own for in-op randomness (dropout) that libtorch draws from `device`'s one default
+/// generator: `withDefault` swaps this stream's state in for the body and back out after, so two trainings that
+/// take turns in one process (K-fold, tests) do not disturb each other's dropout. Not for runs on two threads at
+/// once: they would share the default generator during their bodies.
+public final class DropoutStream: @unchecked Sendable {
+    public let device: Device
+    /// The stream's generator state (saved in checkpoints).
+    public private(set) var state: Tensor
+
+    public init(seed: UInt64, device: Device) {
+        self.device = device
+        state = Generator.seededDefaultState(seed, on: device)
+    }
+
+    public func restore(_ state: Tensor) { self.state = state }
+
+    /// Runs `body` with this stream as the device's default generator.
+    public func withDefault<R>(_ body: () throws -> R) rethrows -> R {
+        let outside = Generator.defaultState(on: device)
+        Generator.restoreDefault(state, on: device)
+        defer {
+            state = Generator.defaultState(on: device)
+            Generator.restoreDefault(outside, on: device)
+        }
+        return try body()
+    }
 }
 
 extension Tensor {

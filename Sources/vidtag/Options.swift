@@ -13,7 +13,7 @@ struct ModelOptions: ParsableArguments {
     var average: Ensemble.Averaging = .probabilities
     @Option(help: "A boost.json from `vidtag tune-boost`: rescales small classes' probabilities.") var boost: String?
     @Option(help: "cpu, cuda or cuda:N.") var device = "cpu"
-    @Option(help: "Inference precision: fp32, bf16 or fp16 (weights cast).") var dtype = "fp32"
+    @Option(help: "Inference precision: fp32, or bf16 / fp16 under autocast.") var dtype = "fp32"
 
     func selection() throws -> ModelSelection {
         let weightValues = try weights.map { text in
@@ -30,7 +30,7 @@ struct ModelOptions: ParsableArguments {
 
     func parsedDevice() throws -> Device { try Device(parsing: device, setting: "--device") }
 
-    /// The cast dtype, nil for fp32.
+    /// The autocast dtype, nil for fp32.
     func castType() throws -> DType? {
         guard let type = DType(name: dtype), [.float32, .bfloat16, .float16].contains(type) else {
             throw ValidationError("--dtype \(dtype): expected fp32, bf16 or fp16")

@@ -20,7 +20,7 @@ public struct ModelRunner {
 
     /// Probabilities for the videos of `split` (the held-out fold of a run when `positions` says so), and the
     /// split's index (its `annotationReport` says which records were skipped).
-    /// - dtype: bf16 / fp16 cast the weights for inference; nil keeps fp32.
+    /// - dtype: bf16 / fp16 run the forward pass under autocast to that type; nil keeps fp32.
     /// - select: the positions to predict, given the split's index (all when nil).
     public func predict(data: DataRoot, split: String, select: ((VideoIndex) throws -> [Int])? = nil,
                         dtype: DType? = nil) throws -> (Predictions, VideoIndex) {
@@ -33,9 +33,8 @@ public struct ModelRunner {
         let loader = try DataLoader(builder: builder,
                                     settings: LoaderSettings(batchSize: batchSize, shuffle: false, workers: workers),
                                     positions: chosen)
-        if let dtype { loaded.store.cast(to: dtype) }
         let predictions = try Predictor.predict(model: loaded.model, batches: loader.batches(epoch: 0), device: device,
-                                                classes: loaded.labels.level2Count)
+                                                classes: loaded.labels.level2Count, autocast: dtype)
         return (predictions, index)
     }
 }

@@ -53,6 +53,8 @@ public final class Trainer {
     var lastCheckpointStep: Int?
     /// The metrics as TensorBoard events (`train.tensorboard`).
     var tensorBoard: TensorBoardWriter?
+    /// The run's own dropout randomness, swapped in for each step (saved with checkpoints, on GPUs too).
+    public let dropout: DropoutStream
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -63,6 +65,7 @@ public final class Trainer {
         self.device = device
         self.labels = labels
         self.objective = objective
+        dropout = DropoutStream(seed: UInt64(config.seed), device: device)
         let train = config.train
         let groups = GroupLearningRates(
             rates: config.learningRates,
@@ -164,7 +167,7 @@ public final class Trainer {
                 defer { waitStarted = Date() }
                 micro.append(batch)
                 guard micro.count == train.gradientAccumulation else { continue }
-                let loss = try step(micro)
+                let loss = try dropout.withDefault { try step(micro) }
                 state.batchInEpoch += micro.count
                 samplesSinceStart += micro.reduce(0) { $0 + $1.count }
                 micro = []
@@ -255,7 +258,7 @@ public final class Trainer {
     public func saveCheckpoint() throws {
         state.scaler = scaler?.state ?? [:]
         let optimizerState = optimizer.stateDict()
-        var rng = ["default_cpu": Generator.defaultState]
+        var rng = ["dropout": dropout.state]
         rng["optimizer_step"] = Tensor([Int64(optimizerState.step)], shape: [1])
         let keep = config.train.keepCheckpoints
         // The replaced checkpoint is archived unless it is of this same step (a second write at an epoch's end).
@@ -275,7 +278,8 @@ public final class Trainer {
         try store.load(checkpoint.model, strict: true, source: folder.appendingPathComponent("model.safetensors").path)
         let step = checkpoint.rng["optimizer_step"].map { $0.intItem() } ?? checkpoint.state.step
         try optimizer.load(tensors: checkpoint.optimizer, step: step)
-        if let rng = checkpoint.rng["default_cpu"] { Generator.restoreDefault(rng) }
+        // Checkpoints written before the run had its own stream saved the default CPU generator instead.
+        if let state = checkpoint.rng["dropout"] ?? checkpoint.rng["default_cpu"] { dropout.restore(state) }
         if let ema = tricks.ema { try ema.load(checkpoint.extras) }
         let planned = state.totalSteps
         state = checkpoint.state
