@@ -14,4 +14,5 @@ let vidtagCommands: [ParsableCommand.Type] = [
     TuneBoostCommand.self,
     AverageCommand.self,
     ExtractFeaturesCommand.self,
+    ServeCommand.self,
 ]

@@ -21,6 +21,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "CSV of id,category_id giving the truth of --split.") var truth: String?
     @Option(help: "cpu or cuda[:n].") var device = "cpu"
     @Option(help: "Write the per-class report to this file.") var report: String?
+    @Flag(help: "Print the score table and per-class reports as one JSON object instead.") var json = false
 
     func run() throws {
         try Runtime.checkVersion()
@@ -44,6 +45,11 @@ struct EvaluateCommand: ParsableCommand {
             throw ValidationError("some videos have no label: score a labelled split, or give --truth")
         }
         let score = try predictions.score(labelSpace: runner.loaded.labels)
+        if json {
+            let text = try ScoreJSON.text(score)
+            if let report { try Data(text.utf8).write(to: URL(fileURLWithPath: report)) } else { print(text) }
+            return
+        }
         print(score.summary)
         let text = "level 1\n" + score.level1.table() + "\nlevel 2\n" + score.level2.table()
         if let report {
