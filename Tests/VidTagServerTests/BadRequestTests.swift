@@ -19,7 +19,7 @@ extension ServerTests {
             var testDescription: String { name }
         }
 
-        static let limits = ServeLimits(maxBodyBytes: 16 << 10, maxVideos: 3, maxFrames: 6, maxPixels: 64 * 64,
+        static let limits = ServeLimits(maxBodyBytes: 64 << 10, maxVideos: 3, maxFrames: 6, maxPixels: 64 * 64,
                                         maxTextBytes: 4 << 10)
 
         static func rows(_ count: Int, width: Int) -> String {
@@ -49,7 +49,7 @@ extension ServerTests {
                      kind: "too_many_videos", field: "videos"),
                 Case(name: "top_k of 0", body: #"{"title": "a", "top_k": 0}"#, status: .badRequest, kind: "invalid_field",
                      field: "top_k"),
-                Case(name: "an oversized body", body: #"{"title": ""# + String(repeating: "x", count: 20 << 10) + #""}"#,
+                Case(name: "an oversized body", body: #"{"title": ""# + String(repeating: "x", count: 70 << 10) + #""}"#,
                      status: .contentTooLarge, kind: "body_too_large"),
                 Case(name: "a title over the text limit", body: #"{"title": ""# + String(repeating: "y", count: 5 << 10) + #""}"#,
                      status: .badRequest, kind: "text_too_long", field: "title"),

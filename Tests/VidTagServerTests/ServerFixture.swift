@@ -105,7 +105,7 @@ enum ServerFixture {
     }
 
     /// The JPEG members of a video's frame zip, in time order (as the frame reader sorts them).
-    static func jpegs(id: String, framesSplit: String = "test") throws -> [Data] {
+    static func jpegs(id: String, framesSplit: String = "test_a") throws -> [Data] {
         let url = try demo.framesFolderURL(split: framesSplit).appendingPathComponent(String(id.suffix(3)))
             .appendingPathComponent("\(id).zip")
         let archive = try Archive(url: url, accessMode: .read)
