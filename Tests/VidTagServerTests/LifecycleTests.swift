@@ -46,6 +46,37 @@ extension ServerTests {
             }
         }
 
+        @Test("a full queue answers 503 with Retry-After, a request queued past its timeout 504, and serving goes on")
+        func queueLimitAndTimeout() async throws {
+            // Batches would wait a minute to fill: requests stay queued until the test flushes them.
+            let limits = ServeLimits(maxQueuedVideos: 2, requestTimeout: .milliseconds(1))
+            let server = ClassifierServer(model: ServerFixture.featureModel,
+                                          settings: ServeSettings(port: 0, maxBatch: 64, maxDelay: .seconds(60), limits: limits))
+            try await server.application().test(.router) { client in
+                try await waitUntilReady(client)
+                let queued = Task {
+                    try await client.execute(uri: "/v1/classify", method: .post,
+                                             body: ByteBuffer(string: #"{"videos": [{"title": "一"}, {"title": "二"}]}"#))
+                }
+                for _ in 0..<1200 {
+                    if await server.scheduler.queuedVideos == 2 { break }
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                let refused = try await client.execute(uri: "/v1/classify", method: .post, body: ByteBuffer(string: #"{"title": "三"}"#))
+                #expect(refused.status == .serviceUnavailable)
+                #expect(refused.headers[.retryAfter] == "1")
+                #expect((try ServerFixture.object(refused.body)["error"] as? [String: Any])?["kind"] as? String == "queue_full")
+
+                try await Task.sleep(for: .milliseconds(5))  // past the queued request's 1 ms timeout
+                await server.scheduler.flush()
+                let late = try await queued.value
+                #expect(late.status == .gatewayTimeout)
+                #expect((try ServerFixture.object(late.body)["error"] as? [String: Any])?["kind"] as? String == "timeout")
+                #expect(await server.scheduler.queuedVideos == 0)
+                #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            }
+        }
+
         @Test("a graceful shutdown answers every request in flight over real sockets, then stops")
         func shutdownDrainsRequestsInFlight() async throws {
             let model = ServerFixture.featureModel
