@@ -14,7 +14,7 @@ public struct ServeSettings: Sendable {
     public var topK: Int
     /// Where the model runs.
     public var device: Device
-    /// Inference precision: nil keeps fp32; bf16 / fp16 cast the weights.
+    /// Inference precision: nil computes in fp32; bf16 / fp16 compute under autocast.
     public var dtype: DType?
     /// Limits on what one request may ask.
     public var limits: ServeLimits

@@ -24,7 +24,7 @@ struct ServeCommand: ParsableCommand {
     @Option(help: "Longest wait, in milliseconds, for a batch to fill.") var maxDelayMs = 5.0
     @Option(help: "Categories listed per video unless a request asks for fewer (top_k).") var topK = 5
     @Option(help: "cpu or cuda[:n].") var device = "cpu"
-    @Option(help: "Inference precision: fp32, bf16 or fp16 (weights cast).") var dtype = "fp32"
+    @Option(help: "Inference precision: fp32, bf16 or fp16 (autocast).") var dtype = "fp32"
     @Option(help: "Model name in answers (default: the folder's name).") var modelName: String?
     @Option(help: "Model version in answers (default: the weights file's modification time).") var modelVersion: String?
     @Option(help: "Largest request body, in bytes.") var maxBodyBytes = ServeLimits().maxBodyBytes

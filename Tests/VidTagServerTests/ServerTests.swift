@@ -64,6 +64,29 @@ extension ServerTests {
             }
         }
 
+        @Test("with dtype bf16 the server computes under autocast and stays near fp32 (0.02)")
+        func bfloat16StaysNearFloat32() async throws {
+            let model = ServerFixture.featureModel
+            let expected = try ServerFixture.predicted(model: model)
+            let labelSpace = try labels(of: model)
+            let features = try ServerFixture.featureArchive(dimension: try featureSize(of: model))
+            let records = Array(try ServerFixture.records().prefix(4))
+            let body = ServerFixture.json([
+                "videos": records.map { ServerFixture.video($0, features: features) }, "top_k": labelSpace.level2Count,
+            ] as [String: Any])
+            let server = ClassifierServer(model: model, settings: ServeSettings(port: 0, maxBatch: 4, dtype: .bfloat16))
+            try await server.application().test(.router) { client in
+                try await waitUntilReady(client)
+                let response = try await client.execute(uri: "/v1/classify", method: .post, body: body)
+                #expect(response.status == .ok)
+                let answered = try ServerFixture.probabilities(response.body, labels: labelSpace.level2Ids)
+                #expect(answered.count == 4)
+                for (id, row) in answered {
+                    #expect(ServerFixture.maxDifference(row, try #require(expected[id])) <= 0.02, "video \(id)")
+                }
+            }
+        }
+
         @Test("videos sent as JPEG frames to an end-to-end model get vidtag predict's probabilities (1e-5)")
         func jpegFramesSameAsPredict() async throws {
             let model = ServerFixture.frameModel

@@ -15,7 +15,8 @@ public final class RecordPredictor {
     public let device: Device
     /// Builds samples as this model wants them (text budgets, frame count, features or pixels).
     public let samples: RecordSampleBuilder
-    /// Inference precision: nil keeps fp32; bf16 / fp16 cast the weights, as `vidtag predict --dtype` does.
+    /// Inference precision: nil computes in fp32; bf16 / fp16 compute under autocast (the weights stay fp32,
+    /// so that inputs and weights always agree).
     public let dtype: DType?
 
     public init(model folder: URL, device: Device, dtype: DType? = nil) throws {
@@ -26,7 +27,6 @@ public final class RecordPredictor {
         let tokenizer = try BertTokenizer(directory: loaded.folder.url.path)
         samples = try RecordSampleBuilder(tokenizer: tokenizer, budgets: loaded.data.budgets, maxFrames: loaded.data.maxFrames,
                                           frameSource: try runner.frameSource())
-        if let dtype { loaded.store.cast(to: dtype) }
     }
 
     /// The level-2 labels, in class order.
@@ -39,7 +39,7 @@ public final class RecordPredictor {
         try Torch.catching {
             withNoGrad {
                 result.probabilities = Predictor.probabilities(model: loaded.model, batch: collated, device: device,
-                                                               autocast: nil)
+                                                               autocast: dtype)
             }
         }
         return result
