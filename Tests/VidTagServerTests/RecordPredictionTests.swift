@@ -17,7 +17,10 @@ extension ServerTests {
 
         static func run(_ arguments: [String], input: Data) throws -> (status: Int32, output: String, errors: String) {
             let process = Process()
-            process.executableURL = try #require(binary, "the vidtag binary was not found: run `swift build` first")
+            guard let binary = Self.binary else {
+                throw CocoaError(.fileNoSuchFile, userInfo: [NSLocalizedDescriptionKey: "the vidtag binary was not found: run `swift build` first"])
+            }
+            process.executableURL = binary
             process.arguments = arguments
             let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
             process.standardInput = stdin
