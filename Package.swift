@@ -24,7 +24,13 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/weichsel/ZIPFoundation", from: "0.9.19"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         .systemLibrary(name: "CTorch", path: "Sources/CTorch"),
@@ -40,10 +46,23 @@ let package = Package(
             dependencies: [
                 "Torch", "VidTagData", "VidTagModels", .product(name: "ZIPFoundation", package: "ZIPFoundation"),
             ]),
+        .target(
+            name: "VidTagServer",
+            dependencies: [
+                "Torch", "VidTagData", "VidTagModels", "VidTagTraining",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .executableTarget(
             name: "vidtag",
             dependencies: [
-                "Torch", "VidTagData", "VidTagDemo", "VidTagModels", "VidTagTraining",
+                "Torch", "VidTagData", "VidTagDemo", "VidTagModels", "VidTagTraining", "VidTagServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             linkerSettings: linkShim),
@@ -60,6 +79,16 @@ let package = Package(
         .testTarget(name: "VidTagModelsTests", dependencies: ["VidTagModels", "Torch"], linkerSettings: linkShim),
         .testTarget(
             name: "VidTagTrainingTests", dependencies: ["VidTagTraining", "VidTagData", "VidTagDemo", "VidTagModels", "Torch"],
+            linkerSettings: linkShim),
+        .testTarget(
+            name: "VidTagServerTests",
+            dependencies: [
+                "VidTagServer", "VidTagTraining", "VidTagData", "VidTagModels", "Torch",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ZIPFoundation", package: "ZIPFoundation"),
+            ],
             linkerSettings: linkShim),
     ],
     swiftLanguageModes: [.v6]

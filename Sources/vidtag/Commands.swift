@@ -16,4 +16,5 @@ let vidtagCommands: [ParsableCommand.Type] = [
     ScoreCommand.self,
     ExtractFeaturesCommand.self,
     ConvertCheckpointCommand.self,
+    ServeCommand.self,
 ]

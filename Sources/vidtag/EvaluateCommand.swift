@@ -21,7 +21,7 @@ struct EvaluateCommand: ParsableCommand {
     @Option(help: "Split to score (default: the held-out fold).") var split: String?
     @Option(help: "CSV of id,category_id giving the truth of --split.") var truth: String?
     @Option(help: "Write the per-class report to this file.") var report: String?
-    @Flag(help: "Print the score table as JSON.") var json = false
+    @Flag(help: "Print the score table and per-class reports as one JSON object instead.") var json = false
 
     func run() throws {
         try Runtime.checkVersion()
@@ -46,7 +46,7 @@ struct EvaluateCommand: ParsableCommand {
         let score = try predictions.score(labelSpace: labels)
         let text = "level 1\n" + score.level1.table() + "\nlevel 2\n" + score.level2.table()
         if json {
-            print(try ScoreJSON(score, videos: predictions.count).text())
+            print(try ScoreJSON.text(score))
         } else {
             print(score.summary)
         }
@@ -86,22 +86,5 @@ struct TruthTable {
             guard let label = labels[id] else { throw ValidationError("\(source) has no line for video \(id)") }
             return Int32(label)
         }
-    }
-}
-
-/// The score table as JSON (`--json`), for scripts.
-struct ScoreJSON {
-    let object: [String: Any]
-
-    init(_ score: ChallengeScore, videos: Int) {
-        object = [
-            "videos": videos, "score": score.mean,
-            "level1_micro_f1": score.level1MicroF1, "level1_macro_f1": score.level1MacroF1,
-            "level2_micro_f1": score.level2MicroF1, "level2_macro_f1": score.level2MacroF1,
-        ]
-    }
-
-    func text() throws -> String {
-        String(decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]), as: UTF8.self)
     }
 }

@@ -12,7 +12,7 @@ struct ScoreCommand: ParsableCommand {
     @Argument(help: "The submission (result.csv).") var result: String
     @Option(help: "CSV of id,category_id lines: the truth.") var truth: String
     @Option(help: "Data root whose labels.json defines the classes (default: the WeChat 2022 label space).") var data: String?
-    @Flag(help: "Print the score table as JSON.") var json = false
+    @Flag(help: "Print the score table and per-class reports as one JSON object instead.") var json = false
 
     func run() throws {
         let labels = try data.map { try LabelSpace(for: DataRoot(path: $0)) } ?? .wechat2022
@@ -30,7 +30,7 @@ struct ScoreCommand: ParsableCommand {
         let score = try ChallengeScore.compute(truthIndices: ids.map { truthTable.labels[$0]! },
                                                predictedIndices: ids.map { predicted.labels[$0]! }, labelSpace: labels)
         if json {
-            print(try ScoreJSON(score, videos: ids.count).text())
+            print(try ScoreJSON.text(score))
         } else {
             print(score.summary)
             print("level 1\n" + score.level1.table() + "\nlevel 2\n" + score.level2.table())

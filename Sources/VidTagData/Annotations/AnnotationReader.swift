@@ -132,7 +132,7 @@ public struct AnnotationReader: Sendable {
         AnnotationIssue(kind: kind, path: url.path, recordIndex: element.index, line: element.line, id: id, detail: detail)
     }
 
-    private func decode(_ element: JSONArrayStream.Element) throws -> VideoAnnotation {
+    func decode(_ element: JSONArrayStream.Element) throws -> VideoAnnotation {
         let parsed: JSONValue
         do {
             parsed = try JSONValue.parse(element.bytes)

@@ -73,21 +73,37 @@ public struct VideoFrameReader: Sendable {
             return clip
         }
         clip.framesInZip = members.count
+        fill(&clip, frameNames: members.map(\.path), path: url.path, training: training, using: &generator) { index in
+            let member = members[index]
+            var bytes = Data(capacity: Int(member.uncompressedSize))
+            _ = try archive.extract(member, bufferSize: max(Int(member.uncompressedSize), 1), skipCRC32: true) {
+                bytes.append($0)
+            }
+            return bytes
+        }
+        return clip
+    }
+
+    /// Selects among `frameNames` (in time order), reads each selected frame's JPEG bytes with `bytes`,
+    /// decodes, preprocesses and writes it into the next slot of `clip`; a frame that cannot be read or
+    /// decoded is listed in the clip's issues and skipped.
+    func fill<Generator: RandomNumberGenerator>(
+        _ clip: inout VideoClip, frameNames: [String], path: String, training: Bool, using generator: inout Generator,
+        bytes: (Int) throws -> Data
+    ) {
+        func issue(_ kind: FrameIssue.Kind, member: String? = nil, _ reason: String) {
+            clip.issues.append(FrameIssue(videoID: clip.videoID, kind: kind, path: path, member: member, reason: reason))
+        }
         let selected = training
-            ? FrameSelection.randomSubset(frameCount: members.count, maxFrames: maxFrames, using: &generator)
-            : FrameSelection.evenStride(frameCount: members.count, maxFrames: maxFrames)
+            ? FrameSelection.randomSubset(frameCount: frameNames.count, maxFrames: maxFrames, using: &generator)
+            : FrameSelection.evenStride(frameCount: frameNames.count, maxFrames: maxFrames)
         var slot = 0
         for index in selected {
-            let member = members[index]
             let image: RGBImage
             do {
-                var bytes = Data(capacity: Int(member.uncompressedSize))
-                _ = try archive.extract(member, bufferSize: max(Int(member.uncompressedSize), 1), skipCRC32: true) {
-                    bytes.append($0)
-                }
-                image = try JPEG.decode(bytes, minimumShorterSide: preprocessing.decodeMinimumShorterSide)
+                image = try JPEG.decode(try bytes(index), minimumShorterSide: preprocessing.decodeMinimumShorterSide)
             } catch {
-                issue(.unreadableFrame, member: member.path, "\(error)")
+                issue(.unreadableFrame, member: frameNames[index], "\(error)")
                 continue
             }
             let frame = training
@@ -103,7 +119,21 @@ public struct VideoFrameReader: Sendable {
             slot += 1
         }
         if slot == 0 {
-            issue(.noFrames, members.isEmpty ? "the zip has no members" : "none of its \(members.count) members decoded")
+            issue(.noFrames, frameNames.isEmpty ? "the zip has no members" : "none of its \(frameNames.count) members decoded")
+        }
+    }
+}
+
+extension VideoFrameReader {
+    /// The evaluation clip of frames held in memory (JPEG bytes in time order, named `frames[i]` in its
+    /// issues), chosen and prepared exactly as ``evaluationClip(videoID:)`` does with a zip's members.
+    public func evaluationClip(videoID: String, jpegs: [Data]) -> VideoClip {
+        var clip = VideoClip(
+            videoID: videoID, frameCapacity: maxFrames, height: preprocessing.cropHeight, width: preprocessing.cropWidth)
+        clip.framesInZip = jpegs.count
+        var unused = NoRandomNumbers()
+        fill(&clip, frameNames: jpegs.indices.map { "frames[\($0)]" }, path: "request", training: false, using: &unused) {
+            jpegs[$0]
         }
         return clip
     }

@@ -58,12 +58,7 @@ public struct VideoIndex: Sendable {
         var offsets: [Int] = [0]
         var lengths: [UInt16] = []
         let report = try reader.forEach { record in
-            let encoded = try tokenizer.encode(
-                segments: [
-                    TextSegment(name: "title", text: record.title, maxTokens: budgets.title),
-                    TextSegment(name: "asr", text: record.asr, maxTokens: budgets.asr),
-                    TextSegment(name: "ocr", text: record.ocrText, maxTokens: budgets.ocr),
-                ], tokenTypes: tokenTypes)
+            let encoded = try Self.encodeText(of: record, tokenizer: tokenizer, budgets: budgets, tokenTypes: tokenTypes)
             ids.append(record.id)
             labels.append(Int32(record.categoryId.flatMap { labelSpace?.level2Index(of: $0) } ?? -1))
             storage += encoded.ids

@@ -72,6 +72,11 @@ public struct ModelSelection {
         return (boost?.apply(to: outOfFold) ?? outOfFold, labels!)
     }
 
+    /// Members' predictions of the same videos, combined with the weights and averaging, then boosted.
+    public func combine(_ predictions: [Predictions]) throws -> Predictions {
+        try finish(predictions)
+    }
+
     func finish(_ predictions: [Predictions]) throws -> Predictions {
         let combined = try Ensemble.combine(predictions, weights: weights, averaging: averaging)
         return boost?.apply(to: combined) ?? combined

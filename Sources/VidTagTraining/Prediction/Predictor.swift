@@ -45,11 +45,7 @@ public enum Predictor {
         try Torch.catching {
             try withNoGrad {
                 while let batch = try batches.next() {
-                    let input = batch.input(on: device)
-                    let logits = withAutocast(device, dtype: autocast ?? .bfloat16, enabled: autocast != nil) {
-                        model.forward(input, train: false).logits
-                    }
-                    result.probabilities += logits.to(.float32).softmax(dim: -1).toArray(Float.self)
+                    result.probabilities += probabilities(model: model, batch: batch, device: device, autocast: autocast)
                     result.ids += batch.ids
                     result.truth += batch.labels
                     if Task.isCancelled { throw CancellationError() }
@@ -57,5 +53,14 @@ public enum Predictor {
             }
         }
         return result
+    }
+
+    /// `[B, classes]` row-major probabilities of one batch; call under `withNoGrad` inside `Torch.catching`.
+    static func probabilities(model: VideoClassifier, batch: Batch, device: Device, autocast: DType?) -> [Float] {
+        let input = batch.input(on: device)
+        let logits = withAutocast(device, dtype: autocast ?? .bfloat16, enabled: autocast != nil) {
+            model.forward(input, train: false).logits
+        }
+        return logits.to(.float32).softmax(dim: -1).toArray(Float.self)
     }
 }

@@ -1,0 +1,21 @@
+import Foundation
+import VidTagData
+
+/// `vidtag evaluate --json`: the challenge score and both levels' per-class reports as one JSON object.
+enum ScoreJSON {
+    static func text(_ score: ChallengeScore) throws -> String {
+        func level(_ report: F1Report) -> [String: Any] {
+            [
+                "micro_f1": report.microF1, "macro_f1": report.macroF1, "macro_precision": report.macroPrecision,
+                "macro_recall": report.macroRecall, "accuracy": report.accuracy, "samples": report.sampleCount,
+                "classes": report.classes.map { [
+                    "label": $0.label, "precision": $0.precision, "recall": $0.recall, "f1": $0.f1,
+                    "support": $0.support, "predicted": $0.predicted,
+                ] as [String: Any] },
+            ]
+        }
+        let object: [String: Any] = ["score": score.mean, "level1": level(score.level1), "level2": level(score.level2)]
+        let data = try JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys])
+        return String(decoding: data, as: UTF8.self)
+    }
+}
