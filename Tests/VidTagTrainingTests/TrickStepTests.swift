@@ -230,7 +230,7 @@ enum TrickStepFixture {
         }
     }
 
-    @Test("outside the single-stream layout: the BERT pooler keeps the text rate, frame encoders get no layer decay and none of their LayerNorm weights decays")
+    @Test("the BERT pooler keeps the text rate; frame encoders get no layer decay and no decay on any LayerNorm weight")
     func otherParameters() {
         let store = ParameterStore(seed: 1)
         let text = store.root.inGroup("text")
