@@ -7,8 +7,8 @@ import Torch
 public struct GroupLearningRates: Sendable, Equatable {
     public var rates: [String: Double]
     public var weightDecay: Double
-    /// Layer-wise decay inside BERT: layer l of L gets rate · decay^(L − l), embeddings decay^(L + 1)
-    /// (1: off).
+    /// Layer-wise decay inside BERT: layer l (0-based) of L gets rate · decay^(L − 1 − l), the embeddings
+    /// rate · decay^L (1: off).
     public var layerDecay: Double
 
     public init(rates: [String: Double], weightDecay: Double, layerDecay: Double = 1) {
@@ -17,9 +17,13 @@ public struct GroupLearningRates: Sendable, Equatable {
         self.layerDecay = layerDecay
     }
 
-    /// Whether a parameter is exempt from weight decay (biases, LayerNorm and other norms).
+    /// Whether a parameter is exempt from weight decay: biases, and the weights of norm layers, whose
+    /// module names say "norm" in every spelling the checkpoints use (BERT `LayerNorm`, `video_norm`, ViT /
+    /// Swin `layernorm_before`, CLIP `layer_norm1` and `pre_layrnorm`, Swin `norm`).
     public static func isDecayExempt(_ name: String) -> Bool {
-        name.hasSuffix(".bias") || name.contains("LayerNorm") || name.contains("_norm.") || name.hasSuffix("norm.weight")
+        let components = name.split(separator: ".")
+        if components.last == "bias" { return true }
+        return components.dropLast().last.map { $0.lowercased().contains("norm") } ?? false
     }
 
     /// The BERT layer index encoded in a key (`bert.encoder.layer.3.…` → 3; embeddings → -1; else nil).
