@@ -5,7 +5,7 @@ public enum Runtime {
     /// The libtorch version vidtag is built and tested against (scripts/setup.sh installs it).
     public static let pinnedTorchVersion = "2.13.0"
     /// The C API version this Swift engine was written for (shim/ctorch.h).
-    public static let expectedShimVersion: Int32 = 1
+    public static let expectedShimVersion: Int32 = 2
 
     /// TORCH_VERSION of the libtorch the shim was built against, e.g. "2.13.0+cpu".
     public static var torchVersion: String { String(cString: ct_torch_version()) }
@@ -49,6 +49,11 @@ public enum Runtime {
         get { Int(ct_get_num_threads()) }
         set { ct_set_num_threads(Int32(newValue)) }
     }
+
+    /// How many times the calling thread has read tensor data on the host so far: `toArray`, `item`,
+    /// `rawBytes` and ops whose output size depends on the data (`maskedSelect`). On a GPU each read waits
+    /// for the device to drain its queue, so the training step makes none except where it needs the value.
+    public static var hostReadCount: Int { Int(ct_host_read_count()) }
 
     /// Seeds libtorch's default generators on every device (dropout, default-generator draws).
     public static func manualSeed(_ seed: UInt64) { ct_manual_seed(seed) }
