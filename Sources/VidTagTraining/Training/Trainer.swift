@@ -77,23 +77,24 @@ public final class Trainer {
     // MARK: The training step
 
     /// One optimizer step over `micro` batches (gradient accumulation): forward → loss → backward →
-    /// adversarial pass → (unscale, skip on Inf) → clip → step → averages → schedule. Returns the mean loss.
-    public func step(_ micro: [Batch]) throws -> Double {
-        var total = 0.0
+    /// adversarial pass → (unscale, skip on Inf) → clip → step → averages → schedule. Returns the mean loss,
+    /// a 0-d tensor left on the device: nothing in the step waits for the device (fp16's skip decision
+    /// aside); the loop reads losses when it logs them (`PendingLosses`), and checks them there.
+    public func step(_ micro: [Batch]) throws -> Tensor {
+        var total: Tensor?
         for batch in micro {
             let input = batch.input(on: device)
             let labels = batch.labelTensor(on: device)
             let share = 1 / Double(micro.count)
             let loss = forwardLoss(input, labels) * share
             backward(loss)
-            total += loss.item()
+            total = total.map { $0 + loss.detach() } ?? loss.detach()
             if let fgm = tricks.fgm {
                 fgm.withPerturbation { backward(forwardLoss(input, labels) * share) }
             } else if let pgd = tricks.pgd {
                 pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
             }
         }
-        guard total.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: total) }
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
         } else {
@@ -104,7 +105,7 @@ public final class Trainer {
         }
         state.step += 1
         for hook in afterStep { hook(self) }
-        return total
+        return total!
     }
 
     /// The training loss of one batch: one forward pass, or two under R-Drop.
@@ -147,6 +148,12 @@ public final class Trainer {
         var samplesSinceStart = 0
         var runningLoss: Double?
         var dataWait = 0.0
+        let firstStep = state.step + 1
+        var pending = PendingLosses()
+        /// Reads the queued losses (the loop's one host sync): before a log line, an evaluation or a checkpoint.
+        func flushLosses() throws {
+            for loss in try pending.flush(to: log) { runningLoss = runningLoss.map { 0.9 * $0 + 0.1 * loss } ?? loss }
+        }
 
         while state.step < state.totalSteps {
             var micro: [Batch] = []
@@ -162,26 +169,30 @@ public final class Trainer {
                 state.batchInEpoch += micro.count
                 samplesSinceStart += micro.reduce(0) { $0 + $1.count }
                 micro = []
-                runningLoss = runningLoss.map { 0.9 * $0 + 0.1 * loss } ?? loss
                 let rate = Double(samplesSinceStart) / max(Date().timeIntervalSince(started), 1e-9)
                 let learningRate = config.learningRates["text"]! * schedule.multiplier(at: state.step - 1)
-                try log.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch,
-                                             values: ["loss": loss, "lr": learningRate, "samples_per_second": rate,
-                                                      "data_wait_fraction": dataWait / max(Date().timeIntervalSince(started), 1e-9)]))
-                progress.update(step: state.step, epoch: state.epoch, loss: runningLoss!, samplesPerSecond: rate,
-                                learningRate: learningRate)
+                pending.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch,
+                                             values: ["lr": learningRate, "samples_per_second": rate,
+                                                      "data_wait_fraction": dataWait / max(Date().timeIntervalSince(started), 1e-9)]),
+                               loss: loss)
                 let lastStep = state.step >= state.totalSteps
-                if let evaluate, evalEvery > 0, state.step % evalEvery == 0 || lastStep {
+                let evaluating = evaluate != nil && evalEvery > 0 && (state.step % evalEvery == 0 || lastStep)
+                let checkpointing = evalEvery > 0 && (state.step % evalEvery == 0 || lastStep) || stopAfterStep == state.step
+                if state.step % config.train.logEvery == 0 || state.step == firstStep || lastStep || evaluating || checkpointing {
+                    try flushLosses()
+                }
+                progress.update(step: state.step, epoch: state.epoch, loss: runningLoss ?? .nan, samplesPerSecond: rate,
+                                learningRate: learningRate)
+                if let evaluate, evaluating {
                     progress.interrupt()
                     try evaluateAndKeepBest(evaluate, log: log)
                 }
-                if evalEvery > 0 && (state.step % evalEvery == 0 || lastStep) || stopAfterStep == state.step {
-                    try saveCheckpoint()
-                }
+                if checkpointing { try saveCheckpoint() }
                 if stopAfterStep == state.step { return state }
                 if lastStep { break }
             }
             // End of an epoch (or of the schedule, mid-epoch).
+            try flushLosses()
             if state.step < state.totalSteps || state.batchInEpoch >= loader.batchesPerEpoch {
                 state.epoch += 1
                 state.batchInEpoch = 0
