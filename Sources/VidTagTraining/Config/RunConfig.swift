@@ -107,7 +107,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var threads = 0
         /// `fp32`, `bf16` (autocast, CPU and GPU) or `fp16` (autocast with loss scaling, GPU).
         public var precision = "fp32"
-        /// Print a progress line every N steps when not on a terminal.
+        /// Read the losses queued on the device (checked, written to the metrics log) every N steps, and print
+        /// a progress line then when not on a terminal.
         public var logEvery = 20
 
         public init() {}
