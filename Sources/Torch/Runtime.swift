@@ -1,4 +1,7 @@
 import CTorch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The libtorch this process runs on, and process-wide settings.
 public enum Runtime {
@@ -42,6 +45,27 @@ public enum Runtime {
                 + "scripts/build-shim.sh"
         }
         return nil
+    }
+
+    /// The OpenMP settings libtorch's thread pool runs under unless the environment sets them: a thread
+    /// that finishes its share of a parallel region sleeps rather than spins (`OMP_WAIT_POLICY=PASSIVE`),
+    /// so that the pool does not take the cores from the loader's workers or from another process.
+    public static let openMPEnvironment = ["OMP_WAIT_POLICY": "PASSIVE"]
+
+    /// Whether this process runs with every variable of `openMPEnvironment` set (by vidtag or by the user).
+    public static var hasOpenMPEnvironment: Bool {
+        openMPEnvironment.keys.allSatisfy { getenv($0) != nil }
+    }
+
+    /// libgomp reads its environment once, when it is loaded — before `main` runs — so a variable set later
+    /// changes nothing. This re-executes the program (same executable, same arguments) with the variables
+    /// of `openMPEnvironment` that are missing added; a variable the user set is kept. Returns when nothing
+    /// is missing, or when the exec fails (the program then goes on with libgomp's defaults).
+    public static func reexecWithOpenMPEnvironment() {
+        guard !hasOpenMPEnvironment else { return }
+        for (name, value) in openMPEnvironment where getenv(name) == nil { setenv(name, value, 0) }
+        let arguments = CommandLine.unsafeArgv
+        execv("/proc/self/exe", arguments)
     }
 
     /// Intra-op threads libtorch uses (always set explicitly: its default differs between builds).
