@@ -28,7 +28,8 @@ struct DoctorCommand: ParsableCommand {
         print("libtorch \(Runtime.torchVersion) (pinned \(Runtime.pinnedTorchVersion))")
         print("  loaded from \(Runtime.torchLibraryPath)")
         Runtime.threads = threads
-        print("CPU threads: \(Runtime.threads) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("CPU threads: \(Runtime.threads) of \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenMP: "
+              + Runtime.openMPEnvironment.keys.sorted().map { "\($0)=\(ProcessInfo.processInfo.environment[$0] ?? "(unset)")" }.joined(separator: " "))
         let cuda = Runtime.cudaAvailable
         print("CUDA available: \(cuda ? "yes" : "no")")
         var devices: [Device] = [.cpu]
