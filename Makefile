@@ -5,7 +5,7 @@ RELEASE_BIN := .build/release/vidtag
 DEMO_DIR ?= demo
 DEMO_SEED ?= 7
 
-.PHONY: setup build test demo bench clean-demo
+.PHONY: setup build test demo bench bench-gpu-cpu clean-demo
 
 # Installs libtorch (the torch 2.13 wheel) and Debian packages into .deps/, then builds the C shim.
 setup:
@@ -26,6 +26,13 @@ demo: build
 bench: setup
 	@scripts/setup-reference.sh
 	@bench/run-all.sh
+
+# bench/gpu.sh (the prepared GPU benchmark) end to end on the CPU with tiny shapes, so that it works the first
+# time it meets a GPU.
+bench-gpu-cpu: setup
+	@scripts/setup-reference.sh
+	@bench/gpu.sh --build
+	@bench/gpu.sh --device cpu --tiny
 
 clean-demo:
 	rm -rf "$(DEMO_DIR)"

@@ -13,6 +13,8 @@
 
 #include <dlfcn.h>
 #include <cmath>
+#include <map>
+#include <tuple>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -27,6 +29,12 @@ struct ct_generator {
 namespace {
 
 thread_local std::string last_error;
+
+// Every read of tensor data on the host (a copy out, an item, an op whose output size depends on the data):
+// on a GPU each one waits for the device to finish its queue. Counted per thread, so that a test counts its
+// own training loop's reads whatever runs beside it.
+thread_local int64_t host_reads = 0;
+void count_host_read() { host_reads += 1; }
 
 struct AutocastFrame {
     c10::DeviceType device;
@@ -89,7 +97,7 @@ at::Scalar scalar(double s, bool integer) {
 extern "C" {
 
 // ---- library ----------------------------------------------------------------------------------
-int ct_abi_version(void) { return 1; }
+int ct_abi_version(void) { return 2; }
 const char *ct_last_error(void) { return last_error.c_str(); }
 const char *ct_torch_version(void) { return TORCH_VERSION; }
 const char *ct_torch_library_path(void) {
@@ -305,6 +313,7 @@ ct_status ct_default_generator_seed(int device_type, int device_index, uint64_t 
 // ---- reading data back ------------------------------------------------------------------------
 ct_status ct_copy_to_buffer(const ct_tensor *t, void *dst, size_t nbytes) {
     CT_TRY({
+        count_host_read();
         auto cpu = T(t).to(at::kCPU).contiguous();
         if (cpu.nbytes() != nbytes)
             throw std::invalid_argument("copy_to_buffer: tensor has " + std::to_string(cpu.nbytes()) +
@@ -312,8 +321,19 @@ ct_status ct_copy_to_buffer(const ct_tensor *t, void *dst, size_t nbytes) {
         if (nbytes > 0) std::memcpy(dst, cpu.data_ptr(), nbytes);
     })
 }
-ct_status ct_item_double(const ct_tensor *t, double *out) { CT_TRY(*out = T(t).item<double>()) }
-ct_status ct_item_int64(const ct_tensor *t, int64_t *out) { CT_TRY(*out = T(t).item<int64_t>()) }
+ct_status ct_item_double(const ct_tensor *t, double *out) {
+    CT_TRY({
+        count_host_read();
+        *out = T(t).item<double>();
+    })
+}
+ct_status ct_item_int64(const ct_tensor *t, int64_t *out) {
+    CT_TRY({
+        count_host_read();
+        *out = T(t).item<int64_t>();
+    })
+}
+int64_t ct_host_read_count(void) { return host_reads; }
 
 // ---- element-wise -----------------------------------------------------------------------------
 ct_status ct_unary(int op, const ct_tensor *a, ct_tensor **out) {
@@ -559,6 +579,7 @@ ct_status ct_scatter(int mode, const ct_tensor *a, int64_t dim, const ct_tensor 
     CT_OUT(mode == 0 ? at::scatter(T(a), dim, T(index), T(src)) : at::scatter_add(T(a), dim, T(index), T(src)))
 }
 ct_status ct_masked_select(const ct_tensor *a, const ct_tensor *mask, ct_tensor **out) {
+    count_host_read();  // the output's size is read from the mask on the host
     CT_OUT(at::masked_select(T(a), T(mask)))
 }
 ct_status ct_one_hot(const ct_tensor *a, int64_t num_classes, ct_tensor **out) {
@@ -746,29 +767,84 @@ ct_status ct_amp_unscale(ct_tensor *const *params, int n, ct_tensor *found_inf, 
 }
 
 // ---- optimisation -----------------------------------------------------------------------------
+namespace {
+// The tensors of one AdamW call that share a device and dtype (multi-tensor kernels need one of each).
+struct AdamWGroup {
+    std::vector<at::Tensor> params, grads, exp_avgs, exp_avg_sqs;
+};
+std::map<std::tuple<int, int, int>, AdamWGroup> adamw_groups(ct_tensor *const *params, ct_tensor *const *exp_avg,
+                                                              ct_tensor *const *exp_avg_sq, int n) {
+    std::map<std::tuple<int, int, int>, AdamWGroup> groups;
+    for (int i = 0; i < n; i++) {
+        const auto &p = T(params[i]);
+        const auto &g = p.grad();
+        if (!g.defined()) continue;
+        auto key = std::make_tuple(static_cast<int>(p.device().type()), static_cast<int>(p.device().index()),
+                                   static_cast<int>(p.scalar_type()));
+        auto &group = groups[key];
+        group.params.push_back(p);
+        group.grads.push_back(g);
+        group.exp_avgs.push_back(T(exp_avg[i]));
+        group.exp_avg_sqs.push_back(T(exp_avg_sq[i]));
+    }
+    return groups;
+}
+}  // namespace
+
 ct_status ct_adamw_step(ct_tensor *const *params, ct_tensor *const *exp_avg, ct_tensor *const *exp_avg_sq, int n,
-                        double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step) {
+                        double lr, double beta1, double beta2, double eps, double weight_decay, int64_t step,
+                        int kernel) {
     CT_TRY({
         at::NoGradGuard no_grad;
         const double bias_correction1 = 1.0 - std::pow(beta1, static_cast<double>(step));
         const double bias_correction2 = 1.0 - std::pow(beta2, static_cast<double>(step));
         const double step_size = lr / bias_correction1;
         const double bias_correction2_sqrt = std::sqrt(bias_correction2);
-        for (int i = 0; i < n; i++) {
-            auto &p = M(params[i]);
-            const auto &g = p.grad();
-            if (!g.defined()) continue;
-            auto &m = M(exp_avg[i]);
-            auto &v = M(exp_avg_sq[i]);
-            p.mul_(1.0 - lr * weight_decay);
-            m.lerp_(g, 1.0 - beta1);
-            v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
-            auto denom = (v.sqrt() / bias_correction2_sqrt).add_(eps);
-            p.addcdiv_(m, denom, -step_size);
+        switch (kernel) {
+        case CT_ADAMW_PER_TENSOR:
+            for (int i = 0; i < n; i++) {
+                auto &p = M(params[i]);
+                const auto &g = p.grad();
+                if (!g.defined()) continue;
+                auto &m = M(exp_avg[i]);
+                auto &v = M(exp_avg_sq[i]);
+                p.mul_(1.0 - lr * weight_decay);
+                m.lerp_(g, 1.0 - beta1);
+                v.mul_(beta2).addcmul_(g, g, 1.0 - beta2);
+                auto denom = (v.sqrt() / bias_correction2_sqrt).add_(eps);
+                p.addcdiv_(m, denom, -step_size);
+            }
+            break;
+        case CT_ADAMW_FOREACH:
+            // torch.optim.adamw._multi_tensor_adamw, operation for operation.
+            for (auto &[key, g] : adamw_groups(params, exp_avg, exp_avg_sq, n)) {
+                at::_foreach_mul_(g.params, 1.0 - lr * weight_decay);
+                at::_foreach_lerp_(g.exp_avgs, g.grads, 1.0 - beta1);
+                at::_foreach_mul_(g.exp_avg_sqs, beta2);
+                at::_foreach_addcmul_(g.exp_avg_sqs, g.grads, g.grads, 1.0 - beta2);
+                auto denom = at::_foreach_sqrt(g.exp_avg_sqs);
+                at::_foreach_div_(denom, bias_correction2_sqrt);
+                at::_foreach_add_(denom, eps);
+                at::_foreach_addcdiv_(g.params, g.exp_avgs, denom, -step_size);
+            }
+            break;
+        case CT_ADAMW_FUSED:
+            // One kernel per device and dtype; every parameter reads the same step count (a 0-d f32 tensor on
+            // its device, filled without a host round trip).
+            for (auto &[key, g] : adamw_groups(params, exp_avg, exp_avg_sq, n)) {
+                auto steps = at::full({}, static_cast<double>(step),
+                                      at::TensorOptions().dtype(at::kFloat).device(g.params[0].device()));
+                std::vector<at::Tensor> state_steps(g.params.size(), steps);
+                at::_fused_adamw_(g.params, g.grads, g.exp_avgs, g.exp_avg_sqs, {}, state_steps, lr, beta1, beta2,
+                                  weight_decay, eps, /*amsgrad=*/false, /*maximize=*/false);
+            }
+            break;
+        default:
+            throw std::invalid_argument("adamw: unknown kernel " + std::to_string(kernel));
         }
     })
 }
-ct_status ct_clip_grad_norm(ct_tensor *const *params, int n, double max_norm, double norm_type, double *total_norm) {
+ct_status ct_clip_grad_norm(ct_tensor *const *params, int n, double max_norm, double norm_type, ct_tensor **total_norm) {
     CT_TRY({
         at::NoGradGuard no_grad;
         std::vector<at::Tensor> grads;
@@ -777,16 +853,17 @@ ct_status ct_clip_grad_norm(ct_tensor *const *params, int n, double max_norm, do
             if (g.defined()) grads.push_back(g);
         }
         if (grads.empty()) {
-            *total_norm = 0;
+            *total_norm = wrap(at::zeros({}, at::kFloat));
             return 0;
         }
+        // torch.nn.utils.clip_grad_norm_ (foreach): per-tensor norms, their norm, one multi-tensor scale.
         auto norms = at::_foreach_norm(grads, norm_type);
         auto device = grads[0].device();
         for (auto &x : norms) x = x.to(device);
         auto total = at::linalg_vector_norm(at::stack(norms), norm_type);
         auto coefficient = at::clamp_max(max_norm / (total + 1e-6), 1.0);
         at::_foreach_mul_(grads, coefficient);
-        *total_norm = total.item<double>();
+        *total_norm = wrap(total);
     })
 }
 

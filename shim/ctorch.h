@@ -104,6 +104,9 @@ ct_status ct_default_generator_seed(int device_type, int device_index, uint64_t 
 ct_status ct_copy_to_buffer(const ct_tensor *t, void *dst, size_t nbytes);
 ct_status ct_item_double(const ct_tensor *t, double *out);
 ct_status ct_item_int64(const ct_tensor *t, int64_t *out);
+/** How many times the calling thread has read tensor data on the host (copies out, items, data-dependent
+ *  output sizes): each is a synchronisation point on a GPU. */
+int64_t ct_host_read_count(void);
 
 /* ---- element-wise ----------------------------------------------------------------------------- */
 enum ct_unary_op {
@@ -245,14 +248,18 @@ ct_status ct_autocast_pop(int device_type);
 ct_status ct_amp_unscale(ct_tensor *const *params, int n, ct_tensor *found_inf, const ct_tensor *inv_scale);
 
 /* ---- optimisation ----------------------------------------------------------------------------- */
+/** How `ct_adamw_step` runs: a loop of per-tensor ops, libtorch's multi-tensor `_foreach_*` ops (as
+ *  torch.optim.AdamW(foreach=True)), or its fused kernel `_fused_adamw_` (fused=True; CPU and CUDA). */
+enum ct_adamw_kernel { CT_ADAMW_PER_TENSOR, CT_ADAMW_FOREACH, CT_ADAMW_FUSED };
 /** One AdamW step (torch.optim.AdamW's algorithm) over params with gradients; `step` counts from 1.
- *  Params without a gradient are skipped. Runs without recording gradients. */
+ *  Params without a gradient are skipped. Runs without recording gradients and without reading the host. */
 ct_status ct_adamw_step(ct_tensor *const *params, ct_tensor *const *exp_avg, ct_tensor *const *exp_avg_sq,
                         int n, double lr, double beta1, double beta2, double eps, double weight_decay,
-                        int64_t step);
-/** Scales all gradients so that their global norm is at most `max_norm`; returns the norm before. */
+                        int64_t step, int kernel);
+/** Scales all gradients so that their global norm is at most `max_norm` (multi-tensor, on their device,
+ *  without a host read); `*total_norm` receives the norm before, a 0-d tensor on the gradients' device. */
 ct_status ct_clip_grad_norm(ct_tensor *const *params, int n, double max_norm, double norm_type,
-                            double *total_norm);
+                            ct_tensor **total_norm);
 
 #pragma GCC visibility pop
 #ifdef __cplusplus

@@ -43,6 +43,7 @@ public final class GradScaler {
         withHandles(parameters) { handles in
             _ = perform("ampUnscale") { ct_amp_unscale(handles, Int32(parameters.count), foundInf.handle, inverse.handle) }
         }
+        // A sync point (fp16 only): whether to skip this step is needed now, as in torch.amp.GradScaler.
         let finite = foundInf.item() == 0
         update(finite: finite)
         return finite

@@ -3,7 +3,32 @@ import Foundation
 
 /// AdamW (decoupled weight decay), the algorithm of torch.optim.AdamW, over parameter groups that each
 /// have their own learning rate and weight decay. Its state (moments and step) saves and restores exactly.
+/// A step reads nothing on the host.
 public final class AdamW {
+    /// How a step runs; all three compute torch.optim.AdamW's update.
+    public enum Kernel: String, Sendable, CaseIterable {
+        /// A loop of per-tensor ops (about ten kernel launches per parameter).
+        case perTensor
+        /// libtorch's multi-tensor `_foreach_*` ops, as torch.optim.AdamW(foreach=True).
+        case forEach
+        /// libtorch's fused `_fused_adamw_`, as torch.optim.AdamW(fused=True): one kernel per device and dtype.
+        case fused
+
+        var code: Int32 {
+            switch self {
+            case .perTensor: 0
+            case .forEach: 1
+            case .fused: 2
+            }
+        }
+
+        /// What torch.optim.AdamW's own defaults pick: fused on CUDA, multi-tensor elsewhere.
+        public static func preferred(for device: Device) -> Kernel {
+            if case .cuda = device { return .fused }
+            return .forEach
+        }
+    }
+
     public struct Group {
         public var name: String
         public var parameters: [(name: String, tensor: Tensor)]
@@ -23,18 +48,21 @@ public final class AdamW {
     public let beta1: Double
     public let beta2: Double
     public let eps: Double
+    public let kernel: Kernel
     /// Completed steps.
     public private(set) var step = 0
     private var firstMoments: [String: Tensor] = [:]
     private var secondMoments: [String: Tensor] = [:]
 
-    public init(groups: [Group], beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8) {
+    /// - kernel: nil picks `Kernel.preferred` for the device of the first parameter.
+    public init(groups: [Group], beta1: Double = 0.9, beta2: Double = 0.999, eps: Double = 1e-8, kernel: Kernel? = nil) {
         let names = groups.flatMap { $0.parameters.map(\.name) }
         precondition(Set(names).count == names.count, "AdamW: a parameter appears in two groups")
         self.groups = groups
         self.beta1 = beta1
         self.beta2 = beta2
         self.eps = eps
+        self.kernel = kernel ?? Kernel.preferred(for: groups.lazy.flatMap(\.parameters).first?.tensor.device ?? .cpu)
     }
 
     /// One update. Each group's learning rate is multiplied by `learningRateScale` (the schedule's value).
@@ -51,7 +79,7 @@ public final class AdamW {
                     withHandles(second) { v in
                         _ = perform("adamw") {
                             ct_adamw_step(p, m, v, Int32(tensors.count), group.learningRate * learningRateScale, beta1,
-                                          beta2, eps, group.weightDecay, Int64(step))
+                                          beta2, eps, group.weightDecay, Int64(step), kernel.code)
                         }
                     }
                 }
@@ -113,14 +141,15 @@ public final class AdamW {
 }
 
 /// Scales all gradients of `parameters` so that their global 2-norm is at most `maxNorm`, as
-/// torch.nn.utils.clip_grad_norm_; returns the norm before clipping.
+/// torch.nn.utils.clip_grad_norm_ (multi-tensor, on the gradients' device); returns the norm before
+/// clipping as a 0-d tensor on that device, so that nothing waits for it unless it is read.
 @discardableResult
-public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Double = 2) -> Double {
-    var total = 0.0
+public func clipGradNorm(_ parameters: [Tensor], maxNorm: Double, normType: Double = 2) -> Tensor {
+    var total: OpaquePointer?
     withHandles(parameters) { handles in
         _ = perform("clipGradNorm") { ct_clip_grad_norm(handles, Int32(parameters.count), maxNorm, normType, &total) }
     }
-    return total
+    return Tensor(handle: total)
 }
 
 /// A learning-rate multiplier as a pure function of the step: linear warm-up from 0, then constant,

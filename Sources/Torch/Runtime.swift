@@ -1,11 +1,14 @@
 import CTorch
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The libtorch this process runs on, and process-wide settings.
 public enum Runtime {
     /// The libtorch version vidtag is built and tested against (scripts/setup.sh installs it).
     public static let pinnedTorchVersion = "2.13.0"
     /// The C API version this Swift engine was written for (shim/ctorch.h).
-    public static let expectedShimVersion: Int32 = 1
+    public static let expectedShimVersion: Int32 = 2
 
     /// TORCH_VERSION of the libtorch the shim was built against, e.g. "2.13.0+cpu".
     public static var torchVersion: String { String(cString: ct_torch_version()) }
@@ -44,11 +47,37 @@ public enum Runtime {
         return nil
     }
 
+    /// The OpenMP settings libtorch's thread pool runs under unless the environment sets them: a thread
+    /// that finishes its share of a parallel region sleeps rather than spins (`OMP_WAIT_POLICY=PASSIVE`),
+    /// so that the pool does not take the cores from the loader's workers or from another process.
+    public static let openMPEnvironment = ["OMP_WAIT_POLICY": "PASSIVE"]
+
+    /// Whether this process runs with every variable of `openMPEnvironment` set (by vidtag or by the user).
+    public static var hasOpenMPEnvironment: Bool {
+        openMPEnvironment.keys.allSatisfy { getenv($0) != nil }
+    }
+
+    /// libgomp reads its environment once, when it is loaded — before `main` runs — so a variable set later
+    /// changes nothing. This re-executes the program (same executable, same arguments) with the variables
+    /// of `openMPEnvironment` that are missing added; a variable the user set is kept. Returns when nothing
+    /// is missing, or when the exec fails (the program then goes on with libgomp's defaults).
+    public static func reexecWithOpenMPEnvironment() {
+        guard !hasOpenMPEnvironment else { return }
+        for (name, value) in openMPEnvironment where getenv(name) == nil { setenv(name, value, 0) }
+        let arguments = CommandLine.unsafeArgv
+        execv("/proc/self/exe", arguments)
+    }
+
     /// Intra-op threads libtorch uses (always set explicitly: its default differs between builds).
     public static var threads: Int {
         get { Int(ct_get_num_threads()) }
         set { ct_set_num_threads(Int32(newValue)) }
     }
+
+    /// How many times the calling thread has read tensor data on the host so far: `toArray`, `item`,
+    /// `rawBytes` and ops whose output size depends on the data (`maskedSelect`). On a GPU each read waits
+    /// for the device to drain its queue, so the training step makes none except where it needs the value.
+    public static var hostReadCount: Int { Int(ct_host_read_count()) }
 
     /// Seeds libtorch's default generators on every device (dropout, default-generator draws).
     public static func manualSeed(_ seed: UInt64) { ct_manual_seed(seed) }

@@ -14,6 +14,9 @@ struct DoctorCommand: ParsableCommand {
     @Flag(help: "Also print libtorch's build configuration.")
     var verbose = false
 
+    @Option(help: "Also check that each model kind's forward on this device (cpu, cuda[:n]) gives the CPU's logits.")
+    var device: String?
+
     func run() throws {
         print("vidtag \(vidtagVersion)")
         do {
@@ -25,7 +28,8 @@ struct DoctorCommand: ParsableCommand {
         print("libtorch \(Runtime.torchVersion) (pinned \(Runtime.pinnedTorchVersion))")
         print("  loaded from \(Runtime.torchLibraryPath)")
         Runtime.threads = threads
-        print("CPU threads: \(Runtime.threads) of \(ProcessInfo.processInfo.activeProcessorCount) cores")
+        print("CPU threads: \(Runtime.threads) of \(ProcessInfo.processInfo.activeProcessorCount) cores; OpenMP: "
+              + Runtime.openMPEnvironment.keys.sorted().map { "\($0)=\(ProcessInfo.processInfo.environment[$0] ?? "(unset)")" }.joined(separator: " "))
         let cuda = Runtime.cudaAvailable
         print("CUDA available: \(cuda ? "yes" : "no")")
         var devices: [Device] = [.cpu]
@@ -50,6 +54,21 @@ struct DoctorCommand: ParsableCommand {
                 print(device == .cpu
                       ? "  hint: rebuild the shim (scripts/build-shim.sh) and rerun scripts/setup.sh"
                       : "  hint: check the driver (nvidia-smi) and that the shim was built against this machine's CUDA libtorch (LIBTORCH=DIR scripts/build-shim.sh)")
+            }
+        }
+        if let name = device {
+            guard let device = Device(name: name) else { throw ValidationError("unknown device \(name): expected cpu or cuda[:n]") }
+            for model in DeviceParityCheck.cases {
+                do {
+                    let difference = try DeviceParityCheck.relativeDifference(model, on: device)
+                    let ok = difference <= DeviceParityCheck.tolerance
+                    if !ok { failures += 1 }
+                    print(String(format: "%@ on %@ against the CPU: %@ (largest difference %.2e of the largest logit, tolerance %.0e)",
+                                 model.description, "\(device)", ok ? "ok" : "FAILED", difference, DeviceParityCheck.tolerance))
+                } catch {
+                    failures += 1
+                    print("\(model) on \(device) against the CPU: FAILED: \(error)")
+                }
             }
         }
         if failures > 0 { throw ExitCode.failure }

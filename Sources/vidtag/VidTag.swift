@@ -1,6 +1,7 @@
 import ArgumentParser
 @preconcurrency import Glibc
 import Foundation
+import Torch
 
 @main
 struct VidTag: ParsableCommand {
@@ -10,8 +11,10 @@ struct VidTag: ParsableCommand {
         version: vidtagVersion,
         subcommands: vidtagCommands)
 
-    /// Line-buffered output, so that progress reaches logs and pipes as it happens.
+    /// libtorch's OpenMP threads wait passively (set before libgomp loads: a re-exec when the environment
+    /// lacks it), and output is line-buffered, so that progress reaches logs and pipes as it happens.
     static func main() {
+        Runtime.reexecWithOpenMPEnvironment()
         setvbuf(stdout, nil, _IOLBF, 0)
         main(nil)
     }

@@ -23,12 +23,13 @@ struct AdamWProblem {
         y = Tensor(reference.y.map(Float.init), shape: [5, 2])
     }
 
-    func makeOptimizer() -> AdamW {
+    func makeOptimizer(kernel: AdamW.Kernel? = nil) -> AdamW {
         let groups = reference.groups.map { group in
             AdamW.Group(name: group.name, parameters: group.keys.map { ($0, parameters[$0]!) },
                         learningRate: group.lr, weightDecay: group.weight_decay)
         }
-        return AdamW(groups: groups, beta1: reference.betas[0], beta2: reference.betas[1], eps: reference.eps)
+        return AdamW(groups: groups, beta1: reference.betas[0], beta2: reference.betas[1], eps: reference.eps,
+                     kernel: kernel)
     }
 
     /// Forward and backward; returns the loss.
@@ -53,10 +54,11 @@ struct AdamWProblem {
 
 @Suite("AdamW, gradient clipping and learning-rate schedules")
 struct OptimizerTests {
-    @Test func adamWWithTwoGroupsEqualsTorchOptimAdamW() throws {
+    @Test(arguments: AdamW.Kernel.allCases)
+    func adamWWithTwoGroupsEqualsTorchOptimAdamW(kernel: AdamW.Kernel) throws {
         try Torch.catching {
             let problem = try AdamWProblem()
-            let optimizer = problem.makeOptimizer()
+            let optimizer = problem.makeOptimizer(kernel: kernel)
             for (step, expected) in problem.reference.constant.enumerated() {
                 let loss = problem.run(optimizer, steps: step..<(step + 1))[0]
                 #expect(Swift.abs(loss - expected.loss) <= 1e-6 * (1 + expected.loss), "step \(step + 1) loss")
@@ -68,16 +70,65 @@ struct OptimizerTests {
         }
     }
 
-    @Test func adamWFollowsACosineScheduleAsLambdaLR() throws {
+    @Test(arguments: AdamW.Kernel.allCases)
+    func adamWFollowsACosineScheduleAsLambdaLR(kernel: AdamW.Kernel) throws {
         try Torch.catching {
             let problem = try AdamWProblem()
-            let optimizer = problem.makeOptimizer()
+            let optimizer = problem.makeOptimizer(kernel: kernel)
             let schedule = LearningRateSchedule(warmupSteps: 2, totalSteps: 5, decay: .cosine)
             _ = problem.run(optimizer, steps: 0..<5, schedule: schedule)
             let expected = try #require(problem.reference.cosine_warmup_2_total_5.last)
             for (name, values) in problem.values() {
                 expectClose(values, expected.parameters[name]!, tolerance: 1e-6, name)
             }
+        }
+    }
+
+    @Test func multiTensorKernelsAreTheDefaultOnTheCPU() {
+        #expect(AdamW.Kernel.preferred(for: .cpu) == .forEach)
+        #expect(AdamW.Kernel.preferred(for: .cuda(0)) == .fused)
+        #expect(AdamW(groups: []).kernel == .forEach)
+    }
+
+    /// The multi-tensor and fused kernels against the per-tensor loop over many steps of a problem with
+    /// parameters of two dtypes, one without a gradient, and weight decay in one group only.
+    @Test(arguments: [AdamW.Kernel.forEach, .fused])
+    func multiTensorKernelsMatchThePerTensorLoop(kernel: AdamW.Kernel) throws {
+        try Torch.catching {
+            func makeParameters() -> [(name: String, tensor: Tensor)] {
+                let generator = Generator(seed: 11)
+                return [
+                    ("a", Tensor.randn([7, 5], generator: generator)),
+                    ("b", Tensor.randn([5], generator: generator)),
+                    ("c", Tensor.randn([3, 2, 4], generator: generator).to(.float64)),
+                    ("frozen", Tensor.randn([4], generator: generator)),
+                ].map { ($0.0, $0.1.requiringGrad()) }
+            }
+            func train(_ kernel: AdamW.Kernel) -> [[Double]] {
+                let parameters = makeParameters()
+                let optimizer = AdamW(groups: [
+                    AdamW.Group(name: "decay", parameters: Array(parameters.prefix(2)), learningRate: 3e-3, weightDecay: 0.05),
+                    AdamW.Group(name: "plain", parameters: Array(parameters.suffix(2)), learningRate: 1e-2, weightDecay: 0),
+                ], kernel: kernel)
+                for step in 0..<20 {
+                    optimizer.zeroGrad()
+                    let generator = Generator(seed: UInt64(100 + step))
+                    var loss = Tensor.zeros([], dtype: .float64)
+                    for (name, tensor) in parameters where name != "frozen" {
+                        let target = Tensor.randn(tensor.shape, generator: generator).to(tensor.dtype)
+                        loss = loss + ((tensor - target).square() * tensor.tanh()).sum().to(.float64)
+                    }
+                    loss.backward()
+                    optimizer.step(learningRateScale: 1 - Double(step) / 40)
+                }
+                return parameters.map { $0.tensor.toArray(Double.self) }
+            }
+            let reference = train(.perTensor)
+            let candidate = train(kernel)
+            for (index, (expected, actual)) in zip(reference, candidate).enumerated() {
+                expectClose(actual, expected, tolerance: 1e-6, "\(kernel) parameter \(index)")
+            }
+            #expect(candidate[3] == makeParameters()[3].tensor.toArray(Double.self), "no gradient: untouched")
         }
     }
 
@@ -157,7 +208,7 @@ struct OptimizerTests {
             let withoutGradient = Tensor.zeros([2]).requiringGrad()
             a.setGrad(Tensor(item.grads[0].map(Float.init), shape: [3, 4]))
             b.setGrad(Tensor(item.grads[1].map(Float.init)))
-            let total = clipGradNorm([a, withoutGradient, b], maxNorm: item.max_norm, normType: item.norm_type.value)
+            let total = clipGradNorm([a, withoutGradient, b], maxNorm: item.max_norm, normType: item.norm_type.value).item()
             #expect(Swift.abs(total - item.total_norm) <= 1e-5 * item.total_norm, "norm \(item.norm_type.value)")
             expectValues(try #require(a.grad), item.clipped[0], tolerance: 1e-6, "max_norm \(item.max_norm) a")
             expectValues(try #require(b.grad), item.clipped[1], tolerance: 1e-6, "max_norm \(item.max_norm) b")
@@ -167,7 +218,7 @@ struct OptimizerTests {
 
     @Test func clipGradNormWithoutGradientsIsZero() throws {
         try Torch.catching {
-            #expect(clipGradNorm([Tensor.zeros([2]).requiringGrad()], maxNorm: 1) == 0)
+            #expect(clipGradNorm([Tensor.zeros([2]).requiringGrad()], maxNorm: 1).item() == 0)
         }
     }
 

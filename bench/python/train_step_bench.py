@@ -22,6 +22,8 @@ for name, default in [("batch", 8), ("text", 256), ("frames", 32), ("layers", 12
 p.add_argument("--device", default="cpu")
 p.add_argument("--precision", default="fp32")
 p.add_argument("--vit", action="store_true", help="raw frames through a ViT-B/16 (224 px) end to end")
+p.add_argument("--optimizer", choices=["per-tensor", "foreach", "fused"], default="per-tensor",
+               help="torch.optim.AdamW's implementation (bench/gpu.sh: fused, as the reference figures)")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
 torch.manual_seed(0)
@@ -66,7 +68,7 @@ model = SingleStream().to(dev).train()
 no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n or "norm" in n]
 decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n or "norm" in n)]
 optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
-                              lr=5e-5, foreach=False)
+                              lr=5e-5, foreach=a.optimizer == "foreach", fused=a.optimizer == "fused" or None)
 g = torch.Generator().manual_seed(1)
 text_ids = torch.randint(5, a.vocabulary_size, (a.batch, a.text), generator=g).to(dev)
 text_mask = torch.ones(a.batch, a.text, dtype=torch.long, device=dev)

@@ -7,6 +7,7 @@ let benchmarkCommands: [ParsableCommand.Type] = [
     BertLayerBench.self,
     FeatureReadBench.self,
     FramesBench.self,
+    InferBench.self,
     LoaderBench.self,
     TokenizerBench.self,
     TrainStepBench.self,

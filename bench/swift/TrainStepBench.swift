@@ -51,7 +51,8 @@ struct TrainStepBench: ParsableCommand {
             textIds: Tensor.randint(5, vocabularySize, [batch, self.text], generator: generator).to(device),
             textMask: Tensor.ones([batch, self.text], dtype: .int64, device: device),
             frames: Tensor.randn(vit ? [batch, frames, 3, 224, 224] : [batch, frames, 768], generator: generator).to(device),
-            frameMask: Tensor.ones([batch, frames], dtype: .int64, device: device))
+            frameMask: Tensor.ones([batch, frames], dtype: .int64, device: device),
+            textPadded: false, framesPadded: false)
         let labels = Tensor.randint(0, classes, [batch], generator: generator).to(device)
         let autocast: DType? = precision == "bf16" ? .bfloat16 : nil
         var lastLoss = 0.0

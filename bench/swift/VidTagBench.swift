@@ -1,4 +1,5 @@
 import ArgumentParser
+import Torch
 
 /// `vidtag-bench NAME`: the Swift side of each benchmark in bench/. The script beside each benchmark
 /// runs this and its PyTorch / Python counterpart alternately in one run and prints the ratio.
@@ -8,4 +9,10 @@ struct VidTagBench: ParsableCommand {
         commandName: "vidtag-bench",
         abstract: "The Swift side of vidtag's benchmarks (see bench/README.md).",
         subcommands: benchmarkCommands)
+
+    /// Measures vidtag as it ships: libtorch's OpenMP threads wait passively, as in `vidtag` itself.
+    static func main() {
+        Runtime.reexecWithOpenMPEnvironment()
+        main(nil)
+    }
 }

@@ -225,7 +225,9 @@ public final class BertModel {
 
     /// Encodes token ids.
     /// - inputIds: `[B, T]` i64.
-    /// - attentionMask: `[B, T]`, 1 for tokens and 0 for padding; nil means no padding.
+    /// - attentionMask: `[B, T]`, 1 for tokens and 0 for padding; nil means no padding. Pass nil when the
+    ///   batch has no padding (decided on the host from its lengths): attention then runs libtorch's fused
+    ///   kernel for unmasked inputs, as transformers does when it drops an all-ones mask.
     /// - tokenTypeIds: `[B, T]` i64 segment ids; nil means all 0.
     public func forward(inputIds: Tensor, attentionMask: Tensor? = nil, tokenTypeIds: Tensor? = nil,
                         outputHiddenStates: Bool = false, train: Bool) -> BertModelOutput {
@@ -241,9 +243,9 @@ public final class BertModel {
                         positionIds: Tensor? = nil, outputHiddenStates: Bool = false, train: Bool) -> BertModelOutput {
         let embedded = embeddings.forward(inputsEmbeds: inputsEmbeds, tokenTypeIds: tokenTypeIds, positionIds: positionIds,
                                           train: train)
-        // A mask without padding is dropped, as transformers does: attention then runs libtorch's fused
-        // kernel for unmasked inputs (measured 30 % faster for BERT-base at b8 × 256 on CPU).
-        let mask = attentionMask.flatMap { $0.eq(0).any().item() == 0 ? nil : Self.attentionMask($0) }
+        // Whether there is padding is the caller's host-side decision (nil: none), never read back from the
+        // device: unmasked attention is measured 30 % faster for BERT-base at b8 × 256 on CPU.
+        let mask = attentionMask.map(Self.attentionMask)
         let (last, states) = encoder.forward(embedded, mask: mask, outputHiddenStates: outputHiddenStates, train: train)
         return BertModelOutput(lastHiddenState: last, pooled: pooler?.forward(last), hiddenStates: states)
     }

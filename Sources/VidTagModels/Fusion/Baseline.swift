@@ -48,7 +48,8 @@ public final class BaselineClassifier: VideoClassifier {
         var parts: [Tensor] = []
         var video: Tensor?
         if let bert {
-            parts.append(bert.forward(inputIds: input.textIds, attentionMask: input.textMask, train: train).pooled!)  // [B, H]
+            let mask = input.textPadded ? input.textMask : nil
+            parts.append(bert.forward(inputIds: input.textIds, attentionMask: mask, train: train).pooled!)  // [B, H]
         }
         if let nextvlad, let enhance {
             let vectors = frameVectors(input.frames, encoder: frameEncoder, train: train)  // [B, F, D]

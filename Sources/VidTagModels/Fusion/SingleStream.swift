@@ -74,7 +74,9 @@ public final class SingleStreamClassifier: VideoClassifier {
         }
         let embeddings = cat(pieces, dim: 1)  // [B, T + F + 1, H]
         let mask = cat(masks, dim: 1)  // [B, T + F + 1]
-        let hidden = bert.forward(inputsEmbeds: embeddings, attentionMask: mask, tokenTypeIds: cat(types, dim: 1),
+        // Frames-only keeps only [CLS] of the text, which is never padding.
+        let padded = (config.modalities != .frames && input.textPadded) || (config.modalities != .text && input.framesPadded)
+        let hidden = bert.forward(inputsEmbeds: embeddings, attentionMask: padded ? mask : nil, tokenTypeIds: cat(types, dim: 1),
                                   positionIds: cat(positions, dim: 0), train: train).lastHiddenState  // [B, T + F + 1, H]
         let pooled = config.pooling == .cls ? hidden.select(dim: 1, index: 0) : Self.maskedMean(hidden, mask: mask)
         return ClassifierOutput(

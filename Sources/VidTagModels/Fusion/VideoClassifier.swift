@@ -10,12 +10,21 @@ public struct VideoBatchInput {
     public var frames: Tensor
     /// `[B, F]` i64, 1 for real frames.
     public var frameMask: Tensor
+    /// Whether `textMask` has any 0, known on the host from the batch's lengths: without padding, BERT runs
+    /// unmasked attention (its fused kernel) and nothing is read back from the device to decide it.
+    public var textPadded: Bool
+    /// Whether `frameMask` has any 0 (a video with fewer frames than `F`), known on the host.
+    public var framesPadded: Bool
 
-    public init(textIds: Tensor, textMask: Tensor, frames: Tensor, frameMask: Tensor) {
+    /// Without the padding flags, padding is assumed (the masks are applied: always correct, maybe slower).
+    public init(textIds: Tensor, textMask: Tensor, frames: Tensor, frameMask: Tensor, textPadded: Bool = true,
+                framesPadded: Bool = true) {
         self.textIds = textIds
         self.textMask = textMask
         self.frames = frames
         self.frameMask = frameMask
+        self.textPadded = textPadded
+        self.framesPadded = framesPadded
     }
 }
 

@@ -117,7 +117,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var threads = 0
         /// `fp32`, `bf16` (autocast, CPU and GPU) or `fp16` (autocast with loss scaling, GPU).
         public var precision = Precision.fp32
-        /// Print a progress line every N steps when not on a terminal.
+        /// Read the losses queued on the device (checked, written to the metrics log) every N steps, and print
+        /// a progress line then when not on a terminal.
         public var logEvery = 20
         /// Also write the metrics as TensorBoard event files in `RUN/tensorboard/`.
         public var tensorboard = false

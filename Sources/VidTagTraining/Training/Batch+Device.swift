@@ -13,7 +13,8 @@ extension Batch {
             textIds: place(Tensor(text.ids, shape: text.shape).to(.int64)),
             textMask: place(Tensor(text.attentionMask, shape: text.shape).to(.int64)),
             frames: place(Tensor(frames, shape: framesShape)),
-            frameMask: place(Tensor(frameMask, shape: Array(framesShape.prefix(2))).to(.int64)))
+            frameMask: place(Tensor(frameMask, shape: Array(framesShape.prefix(2))).to(.int64)),
+            textPadded: text.attentionMask.contains(0), framesPadded: frameMask.contains(0))
     }
 
     /// `[B]` i64 class indices on `device`.

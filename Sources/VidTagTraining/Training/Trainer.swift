@@ -85,23 +85,24 @@ public final class Trainer {
     // MARK: The training step
 
     /// One optimizer step over `micro` batches (gradient accumulation): forward → loss → backward →
-    /// adversarial pass → (unscale, skip on Inf) → clip → step → averages → schedule. Returns the mean loss.
-    public func step(_ micro: [Batch]) throws -> Double {
-        var total = 0.0
+    /// adversarial pass → (unscale, skip on Inf) → clip → step → averages → schedule. Returns the mean loss,
+    /// a 0-d tensor left on the device: nothing in the step waits for the device (fp16's skip decision
+    /// aside); the loop reads losses when it logs them (`PendingLosses`), and checks them there.
+    public func step(_ micro: [Batch]) throws -> Tensor {
+        var total: Tensor?
         for batch in micro {
             let input = batch.input(on: device)
             let labels = batch.labelTensor(on: device)
             let share = 1 / Double(micro.count)
             let loss = forwardLoss(input, labels) * share
             backward(loss)
-            total += loss.item()
+            total = total.map { $0 + loss.detach() } ?? loss.detach()
             if let fgm = tricks.fgm {
                 fgm.withPerturbation { backward(forwardLoss(input, labels) * share) }
             } else if let pgd = tricks.pgd {
                 pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
             }
         }
-        guard total.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: total) }
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
         } else {
@@ -112,7 +113,7 @@ public final class Trainer {
         }
         state.step += 1
         for hook in afterStep { hook(self) }
-        return total
+        return total!
     }
 
     /// The training loss of one batch: one forward pass, or two under R-Drop.
@@ -156,6 +157,20 @@ public final class Trainer {
         let started = Date()
         var samplesSinceStart = 0
         var dataWait = 0.0
+        let firstStep = state.step + 1
+        var pending = PendingLosses()
+        /// Reads the queued losses (the loop's one host sync): before a log line, an evaluation or a checkpoint.
+        /// Returns the last one read.
+        func flushLosses() throws -> Double? {
+            let flushed = try pending.flush(to: log)
+            for record in flushed {
+                try tensorBoard?.add(scalars: [
+                    "train/loss": record.values["loss"] ?? .nan, "train/lr": record.values["lr"] ?? .nan,
+                    "train/samples_per_second": record.values["samples_per_second"] ?? .nan,
+                ], step: record.step)
+            }
+            return flushed.last?.values["loss"]
+        }
 
         epochs: while state.step < state.totalSteps {
             var micro: [Batch] = []
@@ -172,30 +187,31 @@ public final class Trainer {
                 samplesSinceStart += micro.reduce(0) { $0 + $1.count }
                 micro = []
                 let elapsed = max(Date().timeIntervalSince(started), 1e-9)
-                let progress = StepProgress(
-                    step: state.step, totalSteps: state.totalSteps, epoch: state.epoch, loss: loss,
-                    learningRate: config.learningRates["text"]! * schedule.multiplier(at: state.step - 1),
-                    samplesPerSecond: Double(samplesSinceStart) / elapsed, dataWaitFraction: dataWait / elapsed)
-                try log.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch, values: [
-                    "loss": loss, "lr": progress.learningRate, "samples_per_second": progress.samplesPerSecond,
-                    "data_wait_fraction": progress.dataWaitFraction,
-                ]))
-                try tensorBoard?.add(scalars: [
-                    "train/loss": loss, "train/lr": progress.learningRate, "train/samples_per_second": progress.samplesPerSecond,
-                ], step: state.step)
-                onEvent(.step(progress))
-
+                let learningRate = config.learningRates["text"]! * schedule.multiplier(at: state.step - 1)
+                pending.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch, values: [
+                    "lr": learningRate, "samples_per_second": Double(samplesSinceStart) / elapsed,
+                    "data_wait_fraction": dataWait / elapsed,
+                ]), loss: loss)
                 let lastStep = state.step >= state.totalSteps
                 let evaluating = evaluate != nil && train.evalEvery > 0 && (state.step % train.evalEvery == 0 || lastStep)
+                let reading = state.step % max(train.logEvery, 1) == 0 || state.step == firstStep || lastStep || evaluating
+                let readLoss = reading ? try flushLosses() : nil
+                onEvent(.step(StepProgress(
+                    step: state.step, totalSteps: state.totalSteps, epoch: state.epoch, loss: readLoss,
+                    learningRate: learningRate, samplesPerSecond: Double(samplesSinceStart) / elapsed,
+                    dataWaitFraction: dataWait / elapsed)))
+
                 if evaluating, let evaluate { try evaluateAndKeepBest(evaluate, log: log) }
                 let stopping = shouldStop() || stopAfterStep == state.step || patienceRanOut
                 if evaluating || stopping || (train.checkpointEvery > 0 && state.step % train.checkpointEvery == 0) {
+                    _ = try flushLosses()  // a checkpoint never holds weights a non-finite loss came from
                     try saveCheckpoint()
                 }
                 if stopping { break epochs }
                 if lastStep { break }
             }
             // End of an epoch (or of the schedule, mid-epoch).
+            _ = try flushLosses()
             if state.step < state.totalSteps || state.batchInEpoch >= loader.batchesPerEpoch {
                 state.epoch += 1
                 state.batchInEpoch = 0

@@ -41,9 +41,7 @@ public struct FGM {
         withNoGrad {
             for tensor in target.tensors {
                 guard let gradient = tensor.grad else { continue }
-                let norm = gradient.norm().item()
-                guard norm > 0, norm.isFinite else { continue }
-                tensor.add_(gradient, alpha: epsilon / norm)
+                tensor.add_(normalizedStep(gradient, size: epsilon))
             }
         }
         defer { withNoGrad { for (tensor, copy) in zip(target.tensors, saved) { tensor.copy_(copy) } } }
@@ -77,9 +75,7 @@ public struct PGD {
             withNoGrad {
                 for (tensor, origin) in zip(target.tensors, clean) {
                     guard let gradient = tensor.grad else { continue }
-                    let norm = gradient.norm().item()
-                    guard norm > 0, norm.isFinite else { continue }
-                    tensor.add_(gradient, alpha: alpha / norm)
+                    tensor.add_(normalizedStep(gradient, size: alpha))
                     projectIntoBall(tensor, origin: origin)
                 }
                 if step < steps - 1 {
@@ -92,12 +88,18 @@ public struct PGD {
         }
     }
 
-    /// Moves `tensor` so that ‖tensor − origin‖ ≤ ε.
+    /// Moves `tensor` so that ‖tensor − origin‖ ≤ ε (decided on the device: no host read).
     func projectIntoBall(_ tensor: Tensor, origin: Tensor) {
         let delta = tensor - origin
-        let norm = delta.norm().item()
-        if norm > epsilon {
-            tensor.copy_(origin + delta * (epsilon / norm))
-        }
+        let norm = delta.norm()
+        tensor.copy_((origin + delta * (epsilon / norm)).where(norm.gt(epsilon), else: tensor))
     }
+}
+
+/// `size · g / ‖g‖`, or zeros where ‖g‖ is 0 or not finite (no move), computed on the device so that the
+/// adversarial pass reads nothing back on the host.
+func normalizedStep(_ gradient: Tensor, size: Double) -> Tensor {
+    let norm = gradient.norm()
+    let usable = norm.gt(0).logicalAnd(norm.isFinite())
+    return (gradient * (size / norm)).maskedFill(usable.logicalNot(), 0)
 }
