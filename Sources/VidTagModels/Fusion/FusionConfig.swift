@@ -4,7 +4,7 @@ import Torch
 /// The settings of a fusion model, saved as `config.json` in a model folder beside the BERT settings
 /// (`text_config`), so that a folder alone rebuilds its model.
 public struct FusionConfig: Codable, Sendable, Equatable {
-    /// `single_stream` or `baseline`.
+    /// `single_stream`, `dual_stream` or `baseline`.
     public var modelType: String
     public var modalities: Modalities
     /// Level-2 classes.
@@ -30,6 +30,10 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public var nextvladOutput: Int
     public var fusionSize: Int
     public var seReduction: Int
+    /// Dual-stream: BERT layers of the video tower, and fusion layers (text attending to frames) after the
+    /// towers. Absent from configs written before the dual-stream model (decoded as 2 and 2).
+    public var videoLayers: Int
+    public var fusionLayers: Int
     public var textConfig: BertConfig
     /// Set when the model reads raw frames through a frame encoder (end to end); its Hugging Face
     /// config.json and preprocessor_config.json sit in the model folder's `frame_encoder/`.
@@ -38,8 +42,9 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public init(modelType: String, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
                 textPositions: Int, separatorTokenId: Int, pooling: String = "mean", dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
                 nextvladClusters: Int = 64, nextvladGroups: Int = 8, nextvladExpansion: Int = 2,
-                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig,
-                frameEncoder: FrameEncoderSpec? = nil) {
+                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8,
+                videoLayers: Int = FusionConfig.defaultVideoLayers, fusionLayers: Int = FusionConfig.defaultFusionLayers,
+                textConfig: BertConfig, frameEncoder: FrameEncoderSpec? = nil) {
         self.modelType = modelType
         self.modalities = modalities
         self.classes = classes
@@ -57,6 +62,8 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         self.nextvladOutput = nextvladOutput
         self.fusionSize = fusionSize
         self.seReduction = seReduction
+        self.videoLayers = videoLayers
+        self.fusionLayers = fusionLayers
         self.textConfig = textConfig
         self.frameEncoder = frameEncoder
     }
@@ -68,10 +75,31 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         case nextvladClusters = "nextvlad_clusters", nextvladGroups = "nextvlad_groups"
         case nextvladExpansion = "nextvlad_expansion", nextvladOutput = "nextvlad_output"
         case fusionSize = "fusion_size", seReduction = "se_reduction", textConfig = "text_config"
-        case frameEncoder = "frame_encoder"
+        case frameEncoder = "frame_encoder", videoLayers = "video_layers", fusionLayers = "fusion_layers"
     }
 
-    public static let modelTypes = ["single_stream", "baseline"]
+    public static let defaultVideoLayers = 2
+    public static let defaultFusionLayers = 2
+
+    /// Every key is required but `video_layers` and `fusion_layers` (newer than the first model folders)
+    /// and `frame_encoder`.
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys) throws -> T { try keys.decode(T.self, forKey: key) }
+        self.init(
+            modelType: try value(.modelType), modalities: try value(.modalities), classes: try value(.classes),
+            featureSize: try value(.featureSize), maxFrames: try value(.maxFrames), textPositions: try value(.textPositions),
+            separatorTokenId: try value(.separatorTokenId), pooling: try value(.pooling), dropout: try value(.dropout),
+            headSamples: try value(.headSamples), videoHead: try value(.videoHead),
+            nextvladClusters: try value(.nextvladClusters), nextvladGroups: try value(.nextvladGroups),
+            nextvladExpansion: try value(.nextvladExpansion), nextvladOutput: try value(.nextvladOutput),
+            fusionSize: try value(.fusionSize), seReduction: try value(.seReduction),
+            videoLayers: try keys.decodeIfPresent(Int.self, forKey: .videoLayers) ?? Self.defaultVideoLayers,
+            fusionLayers: try keys.decodeIfPresent(Int.self, forKey: .fusionLayers) ?? Self.defaultFusionLayers,
+            textConfig: try value(.textConfig), frameEncoder: try keys.decodeIfPresent(FrameEncoderSpec.self, forKey: .frameEncoder))
+    }
+
+    public static let modelTypes = ["single_stream", "dual_stream", "baseline"]
 
     /// Builds the model this config describes, initialised from `store`'s seeded generator.
     /// - frameEncoder: the encoder's config when `frame_encoder` is set (raw frames end to end).
@@ -88,6 +116,7 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         }
         switch modelType {
         case "single_stream": return SingleStreamClassifier(store: store, config: self, frameEncoder: encoder)
+        case "dual_stream": return DualStreamClassifier(store: store, config: self, frameEncoder: encoder)
         case "baseline": return BaselineClassifier(store: store, config: self, frameEncoder: encoder)
         default:
             throw FusionConfigError("unknown model_type '\(modelType)'; vidtag builds \(Self.modelTypes.joined(separator: ", "))")

@@ -1,4 +1,5 @@
 import Foundation
+import VidTagModels
 
 /// A configuration problem, naming the file or the key and what was expected.
 public struct ConfigError: Error, CustomStringConvertible, Sendable {
@@ -154,7 +155,7 @@ extension RunConfig {
                 throw ConfigError("config key '\(key)' is '\(value)'; expected one of: \(allowed.joined(separator: ", "))")
             }
         }
-        try check("model.kind", model.kind, ["single_stream", "baseline"])
+        try check("model.kind", model.kind, FusionConfig.modelTypes)
         try check("model.modalities", model.modalities, ["both", "text", "frames"])
         try check("model.pooling", model.pooling, ["cls", "mean"])
         try check("train.schedule", train.schedule, ["linear", "cosine", "constant"])

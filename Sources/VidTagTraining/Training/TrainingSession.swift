@@ -244,6 +244,10 @@ public struct TrainingSession {
                 + "+ \(config.data.maxFrames) frames + [SEP]) but the BERT has \(text.maxPositionEmbeddings): lower the "
                 + "data.*_tokens budgets or data.max_frames")
         }
+        if budgets.maxSequenceLength > text.maxPositionEmbeddings {
+            throw ConfigError("the text needs \(budgets.maxSequenceLength) positions but the BERT has "
+                + "\(text.maxPositionEmbeddings): lower the data.*_tokens budgets")
+        }
         guard let modalities = Modalities(rawValue: settings.modalities) else {
             throw ConfigError("model.modalities '\(settings.modalities)': expected both, text or frames")
         }
@@ -254,7 +258,8 @@ public struct TrainingSession {
             headSamples: config.tricks.headSamples, videoHead: config.tricks.videoLossWeight > 0,
             nextvladClusters: settings.nextvladClusters, nextvladGroups: settings.nextvladGroups,
             nextvladExpansion: settings.nextvladExpansion, nextvladOutput: settings.nextvladOutput,
-            fusionSize: settings.fusionSize, seReduction: settings.seReduction, textConfig: text)
+            fusionSize: settings.fusionSize, seReduction: settings.seReduction, videoLayers: settings.videoLayers,
+            fusionLayers: settings.fusionLayers, textConfig: text)
     }
 
     /// The frame encoder's config.json and preprocessor_config.json in the model folder's `frame_encoder/`,
@@ -311,6 +316,7 @@ public struct TrainingSession {
         let bert: BertModel?
         switch model {
         case let single as SingleStreamClassifier: bert = single.bert
+        case let dual as DualStreamClassifier: bert = dual.bert
         case let baseline as BaselineClassifier: bert = baseline.bert
         default: bert = nil
         }
