@@ -4,13 +4,16 @@ import Torch
 import VidTagModels
 import VidTagTraining
 
-/// `vidtag-bench train-step`: training steps of the single-stream model (forward, cross-entropy, backward,
-/// clip, AdamW) on random data; bench/train-step.sh runs it against the same model written in PyTorch
+/// `vidtag-bench train-step`: training steps of the single-stream (or, with `--kind dual_stream`, the
+/// dual-stream) model (forward, cross-entropy, backward, clip, AdamW) on random data; bench/train-step.sh runs it against the same model written in PyTorch
 /// (bench/python/train_step_bench.py). Prints per-step times, samples/s and peak memory.
 struct TrainStepBench: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "train-step", abstract: "Single-stream training steps at BERT-base size (see bench/train-step.sh).")
+        commandName: "train-step", abstract: "Single- or dual-stream training steps at BERT-base size (see bench/train-step.sh).")
 
+    @Option(help: "single_stream or dual_stream") var kind: ModelKind = .singleStream
+    @Option(help: "Dual-stream: layers of the video tower.") var videoLayers = 2
+    @Option(help: "Dual-stream: fusion layers.") var fusionLayers = 2
     @Option var batch = 8
     @Option var text = 256
     @Option var frames = 32
@@ -38,12 +41,13 @@ struct TrainStepBench: ParsableCommand {
         text.numHiddenLayers = layers
         text.numAttentionHeads = heads
         text.intermediateSize = intermediate
-        let config = FusionConfig(modelType: .singleStream, modalities: .both, classes: classes, featureSize: 768,
+        let config = FusionConfig(modelType: kind, modalities: .both, classes: classes, featureSize: 768,
                                   maxFrames: frames, textPositions: self.text, separatorTokenId: 3, pooling: .mean,
-                                  textConfig: text, frameEncoder: vit ? FrameEncoderSpec() : nil)
+                                  videoLayers: videoLayers, fusionLayers: fusionLayers, textConfig: text, frameEncoder: vit ? FrameEncoderSpec() : nil)
         let store = ParameterStore(device: device, seed: 0)
         let model = try config.makeModel(store: store, frameEncoder: vit ? .vit(ViTConfig()) : nil)
-        let rates = GroupLearningRates(rates: ["text": 5e-5, "visual": 5e-5, "head": 5e-4, "frame_encoder": 5e-6],
+        let rates = GroupLearningRates(rates: ["text": 5e-5, "visual": 5e-5, "fusion": 5e-5, "head": 5e-4,
+                                               "frame_encoder": 5e-6],
                                        weightDecay: 0.01)
         let optimizer = AdamW(groups: rates.optimizerGroups(for: store))
         let generator = Generator(seed: 1)

@@ -5,6 +5,9 @@ import Torch
 public enum ModelKind: String, Codable, Sendable, CaseIterable {
     /// Frame vectors projected to BERT's width beside the text tokens, one BERT over both (VisualBERT / UniBERT).
     case singleStream = "single_stream"
+    /// Text and frames encoded apart (BERT; a transformer over the frame vectors), then fusion layers in which
+    /// the text attends to the frames (ALBEF / LXMERT style).
+    case dualStream = "dual_stream"
     /// The challenge's official baseline: BERT [CLS] of the text, NeXtVLAD + SE over the frames, fused.
     case baseline
 }
@@ -45,6 +48,10 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public var nextvladOutput: Int
     public var fusionSize: Int
     public var seReduction: Int
+    /// Dual-stream: BERT layers of the video tower, and fusion layers (text attending to frames) after the
+    /// towers. Absent from configs written before the dual-stream model (decoded as 2 and 2).
+    public var videoLayers: Int
+    public var fusionLayers: Int
     public var textConfig: BertConfig
     /// Set when the model reads raw frames through a frame encoder (end to end); its Hugging Face
     /// config.json and preprocessor_config.json sit in the model folder's `frame_encoder/`.
@@ -53,8 +60,9 @@ public struct FusionConfig: Codable, Sendable, Equatable {
     public init(modelType: ModelKind, modalities: Modalities, classes: Int, featureSize: Int, maxFrames: Int,
                 textPositions: Int, separatorTokenId: Int, pooling: Pooling = .mean, dropout: Double = 0.1, headSamples: Int = 1, videoHead: Bool = false,
                 nextvladClusters: Int = 64, nextvladGroups: Int = 8, nextvladExpansion: Int = 2,
-                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8, textConfig: BertConfig,
-                frameEncoder: FrameEncoderSpec? = nil) {
+                nextvladOutput: Int = 1024, fusionSize: Int = 512, seReduction: Int = 8,
+                videoLayers: Int = FusionConfig.defaultVideoLayers, fusionLayers: Int = FusionConfig.defaultFusionLayers,
+                textConfig: BertConfig, frameEncoder: FrameEncoderSpec? = nil) {
         self.modelType = modelType
         self.modalities = modalities
         self.classes = classes
@@ -72,6 +80,8 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         self.nextvladOutput = nextvladOutput
         self.fusionSize = fusionSize
         self.seReduction = seReduction
+        self.videoLayers = videoLayers
+        self.fusionLayers = fusionLayers
         self.textConfig = textConfig
         self.frameEncoder = frameEncoder
     }
@@ -83,7 +93,28 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         case nextvladClusters = "nextvlad_clusters", nextvladGroups = "nextvlad_groups"
         case nextvladExpansion = "nextvlad_expansion", nextvladOutput = "nextvlad_output"
         case fusionSize = "fusion_size", seReduction = "se_reduction", textConfig = "text_config"
-        case frameEncoder = "frame_encoder"
+        case frameEncoder = "frame_encoder", videoLayers = "video_layers", fusionLayers = "fusion_layers"
+    }
+
+    public static let defaultVideoLayers = 2
+    public static let defaultFusionLayers = 2
+
+    /// Every key is required but `video_layers` and `fusion_layers` (newer than the first model folders)
+    /// and `frame_encoder`.
+    public init(from decoder: any Decoder) throws {
+        let keys = try decoder.container(keyedBy: CodingKeys.self)
+        func value<T: Decodable>(_ key: CodingKeys) throws -> T { try keys.decode(T.self, forKey: key) }
+        self.init(
+            modelType: try value(.modelType), modalities: try value(.modalities), classes: try value(.classes),
+            featureSize: try value(.featureSize), maxFrames: try value(.maxFrames), textPositions: try value(.textPositions),
+            separatorTokenId: try value(.separatorTokenId), pooling: try value(.pooling), dropout: try value(.dropout),
+            headSamples: try value(.headSamples), videoHead: try value(.videoHead),
+            nextvladClusters: try value(.nextvladClusters), nextvladGroups: try value(.nextvladGroups),
+            nextvladExpansion: try value(.nextvladExpansion), nextvladOutput: try value(.nextvladOutput),
+            fusionSize: try value(.fusionSize), seReduction: try value(.seReduction),
+            videoLayers: try keys.decodeIfPresent(Int.self, forKey: .videoLayers) ?? Self.defaultVideoLayers,
+            fusionLayers: try keys.decodeIfPresent(Int.self, forKey: .fusionLayers) ?? Self.defaultFusionLayers,
+            textConfig: try value(.textConfig), frameEncoder: try keys.decodeIfPresent(FrameEncoderSpec.self, forKey: .frameEncoder))
     }
 
     /// The `model_type` values of vidtag model folders.
@@ -108,6 +139,7 @@ public struct FusionConfig: Codable, Sendable, Equatable {
         }
         switch modelType {
         case .singleStream: return SingleStreamClassifier(store: store, config: self, frameEncoder: encoder)
+        case .dualStream: return DualStreamClassifier(store: store, config: self, frameEncoder: encoder)
         case .baseline: return BaselineClassifier(store: store, config: self, frameEncoder: encoder)
         }
     }

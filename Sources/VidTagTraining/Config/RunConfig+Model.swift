@@ -39,6 +39,10 @@ extension RunConfig {
                 + "+ \(data.maxFrames) frames + [SEP]) but the BERT has \(text.maxPositionEmbeddings): lower the "
                 + "data.*_tokens budgets or data.max_frames")
         }
+        if budgets.maxSequenceLength > text.maxPositionEmbeddings {
+            throw ConfigError("the text needs \(budgets.maxSequenceLength) positions but the BERT has "
+                + "\(text.maxPositionEmbeddings): lower the data.*_tokens budgets")
+        }
         return FusionConfig(
             modelType: model.kind, modalities: model.modalities, classes: classes,
             featureSize: frameEncoder?.outputSize ?? data.featureSize, maxFrames: data.maxFrames,
@@ -46,7 +50,8 @@ extension RunConfig {
             dropout: model.dropout, headSamples: tricks.headSamples, videoHead: tricks.videoLossWeight > 0,
             nextvladClusters: model.nextvladClusters, nextvladGroups: model.nextvladGroups,
             nextvladExpansion: model.nextvladExpansion, nextvladOutput: model.nextvladOutput,
-            fusionSize: model.fusionSize, seReduction: model.seReduction, textConfig: text,
+            fusionSize: model.fusionSize, seReduction: model.seReduction, videoLayers: model.videoLayers,
+            fusionLayers: model.fusionLayers, textConfig: text,
             frameEncoder: frameEncoder?.spec)
     }
 

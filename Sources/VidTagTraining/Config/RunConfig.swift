@@ -42,8 +42,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
     }
 
     public struct ModelSettings: Codable, Sendable, Equatable {
-        /// `single_stream` (frames projected into BERT beside the text) or `baseline` (the challenge's:
-        /// BERT [CLS] + NeXtVLAD + SE gates).
+        /// `single_stream` (frames projected into BERT beside the text), `dual_stream` (text and frames
+        /// encoded apart, then fusion layers where the text attends to the frames) or `baseline` (the
+        /// challenge's: BERT [CLS] + NeXtVLAD + SE gates).
         public var kind = ModelKind.singleStream
         /// `both`, `text` (text only) or `frames` (frames only).
         public var modalities = Modalities.both
@@ -74,6 +75,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var nextvladOutput = 1024
         public var fusionSize = 512
         public var seReduction = 8
+        /// Dual-stream: BERT layers of the video tower, and fusion layers after the towers.
+        public var videoLayers = 2
+        public var fusionLayers = 2
 
         public init() {}
     }
@@ -95,6 +99,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         /// Learning rate of the frame encoder trained end to end (0: a tenth of the visual rate, as the
         /// WeChat teams did for CLIP).
         public var frameEncoderLearningRate = 0.0
+        /// Learning rate of the dual-stream fusion layers (0: the head rate).
+        public var fusionLearningRate = 0.0
         /// Weight decay (never applied to biases and LayerNorm).
         public var weightDecay = 0.01
         public var warmupRatio = 0.06
@@ -176,6 +182,7 @@ extension RunConfig.ModelSettings {
         case maxPositions = "max_positions", pooling, dropout, nextvladClusters = "nextvlad_clusters"
         case nextvladGroups = "nextvlad_groups", nextvladExpansion = "nextvlad_expansion"
         case nextvladOutput = "nextvlad_output", fusionSize = "fusion_size", seReduction = "se_reduction"
+        case videoLayers = "video_layers", fusionLayers = "fusion_layers"
     }
 }
 
@@ -184,7 +191,7 @@ extension RunConfig.TrainSettings {
         case epochs, maxSteps = "max_steps", batchSize = "batch_size", gradientAccumulation = "gradient_accumulation"
         case textLearningRate = "text_learning_rate", visualLearningRate = "visual_learning_rate"
         case headLearningRate = "head_learning_rate", weightDecay = "weight_decay", warmupRatio = "warmup_ratio"
-        case frameEncoderLearningRate = "frame_encoder_learning_rate"
+        case frameEncoderLearningRate = "frame_encoder_learning_rate", fusionLearningRate = "fusion_learning_rate"
         case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints"
         case earlyStoppingPatience = "early_stopping_patience"
@@ -201,10 +208,12 @@ extension RunConfig {
             value > 0 ? value : (pretrained ? tuned : scratch)
         }
         let visual = pick(train.visualLearningRate, pretrained: 5e-4, scratch: 1e-3)
+        let head = pick(train.headLearningRate, pretrained: 5e-4, scratch: 2e-3)
         return [
             "text": pick(train.textLearningRate, pretrained: 5e-5, scratch: 1e-3),
             "visual": visual,
-            "head": pick(train.headLearningRate, pretrained: 5e-4, scratch: 2e-3),
+            "head": head,
+            "fusion": train.fusionLearningRate > 0 ? train.fusionLearningRate : head,
             "frame_encoder": train.frameEncoderLearningRate > 0 ? train.frameEncoderLearningRate : visual / 10,
         ]
     }

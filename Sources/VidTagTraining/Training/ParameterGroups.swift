@@ -2,8 +2,8 @@ import Foundation
 import Torch
 
 /// Learning rates per parameter group and the decay rule, as the WeChat top teams set them: BERT (group
-/// `text`), the visual side (`visual`) and the new heads (`head`) each with their own rate; no weight decay
-/// on biases and LayerNorm weights.
+/// `text`), the visual side (`visual`), the dual-stream fusion layers (`fusion`) and the new heads (`head`)
+/// each with their own rate; no weight decay on biases and LayerNorm weights.
 public struct GroupLearningRates: Sendable, Equatable {
     public var rates: [String: Double]
     public var weightDecay: Double

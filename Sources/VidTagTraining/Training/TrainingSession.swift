@@ -266,6 +266,7 @@ public struct TrainingSession {
         switch model {
         case let single as SingleStreamClassifier: bert = single.bert
         case let baseline as BaselineClassifier: bert = baseline.bert
+        case let dual as DualStreamClassifier: bert = dual.bert
         default: bert = nil
         }
         guard let bert else { return }
