@@ -57,6 +57,10 @@ let package = Package(
             ],
             path: "bench/swift",
             linkerSettings: linkShim),
+        // One rank of the multi-process tests (Tests/TorchTests/DistributedTests.swift starts it N times).
+        .executableTarget(
+            name: "vidtag-dist-worker", dependencies: ["Torch"], path: "Tests/DistributedWorker",
+            linkerSettings: linkShim),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], linkerSettings: linkShim),
         .testTarget(name: "VidTagDataTests", dependencies: ["VidTagData"]),
         .testTarget(name: "VidTagModelsTests", dependencies: ["VidTagModels", "Torch"], linkerSettings: linkShim),
