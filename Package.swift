@@ -59,7 +59,7 @@ let package = Package(
             linkerSettings: linkShim),
         // One rank of the multi-process tests (Tests/TorchTests/DistributedTests.swift starts it N times).
         .executableTarget(
-            name: "vidtag-dist-worker", dependencies: ["Torch"], path: "Tests/DistributedWorker",
+            name: "vidtag-dist-worker", dependencies: ["Torch", "VidTagTraining"], path: "Tests/DistributedWorker",
             linkerSettings: linkShim),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], linkerSettings: linkShim),
         .testTarget(name: "VidTagDataTests", dependencies: ["VidTagData"]),
