@@ -4,6 +4,7 @@
 // failure is written to stderr and ends the process with status 2.
 import Foundation
 import Torch
+import VidTagData
 import VidTagTraining
 
 struct Arguments {
@@ -87,7 +88,7 @@ func trainOnShard(_ group: ProcessGroup, out: URL) throws {
     let data = Generator(seed: 7)
     let inputs = Tensor.randn([8, 6], generator: data)
     let targets = Tensor.randint(0, 4, [8], generator: data)
-    let shard = DataParallel.shard(Array(0..<8), rank: group.rank, worldSize: group.worldSize)
+    let shard = LoaderShard(rank: group.rank, count: group.worldSize).deal(Array(0..<8))
     let rows = Tensor(shard.map(Int64.init))
     let x = inputs.indexSelect(dim: 0, index: rows)
     let y = targets.indexSelect(dim: 0, index: rows)

@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import Torch
+import VidTagData
 
 @testable import VidTagTraining
 
@@ -85,12 +86,12 @@ struct DataParallelTests {
 
     @Test func shardsDealTheOrderLikeDistributedSampler() {
         let order = [10, 11, 12, 13, 14]
-        #expect(DataParallel.shard(order, rank: 0, worldSize: 2) == [10, 12, 14])
-        #expect(DataParallel.shard(order, rank: 1, worldSize: 2) == [11, 13, 10])
-        #expect(DataParallel.shard(order, rank: 0, worldSize: 1) == order)
+        #expect(LoaderShard(rank: 0, count: 2).deal(order) == [10, 12, 14])
+        #expect(LoaderShard(rank: 1, count: 2).deal(order) == [11, 13, 10])
+        #expect(LoaderShard(rank: 0, count: 1).deal(order) == order)
         // With per-rank batches of B / W, the ranks' k-th batches are the whole order's k-th batch of B.
         let long = Array(0..<12)
-        let shards = (0..<3).map { DataParallel.shard(long, rank: $0, worldSize: 3) }
+        let shards = (0..<3).map { LoaderShard(rank: $0, count: 3).deal(long) }
         for k in 0..<2 {
             let together = shards.flatMap { $0[(2 * k)..<(2 * k + 2)] }.sorted()
             #expect(together == Array(long[(6 * k)..<(6 * k + 6)]))

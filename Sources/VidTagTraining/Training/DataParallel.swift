@@ -3,7 +3,8 @@ import Torch
 /// Data-parallel training over a c10d process group, PyTorch DistributedDataParallel's recipe: every rank
 /// holds the whole model, starts from rank 0's weights, trains on its own shard of each batch and, after
 /// the backward pass, replaces its gradients by their mean over the ranks, so that every rank takes the
-/// same optimizer step — the step one process would take on the whole batch.
+/// same optimizer step — the step one process would take on the whole batch. Each rank reads its share of
+/// the epoch order (`LoaderSettings.shard`).
 ///
 /// Gradients travel in buckets of about `bucketBytes` (DDP's `bucket_cap_mb`, 25 MiB by default): each
 /// bucket's gradients are flattened into one buffer, all-reduced in one collective and copied back. The
@@ -99,16 +100,5 @@ public final class DataParallel {
                 }
             }
         }
-    }
-
-    /// This rank's share of an epoch's order, as torch's DistributedSampler deals it: the order is padded
-    /// to a multiple of `worldSize` by repeating its start, then rank r takes positions r, r + W, r + 2W, …
-    /// With a per-rank batch of B / W, the ranks' k-th batches together are exactly the k-th batch of B of
-    /// the whole order.
-    public static func shard<Element>(_ order: [Element], rank: Int, worldSize: Int) -> [Element] {
-        precondition(worldSize >= 1 && (0..<worldSize).contains(rank), "rank \(rank) outside a world of \(worldSize)")
-        guard !order.isEmpty else { return [] }
-        let padded = (order.count + worldSize - 1) / worldSize * worldSize
-        return stride(from: rank, to: padded, by: worldSize).map { order[$0 % order.count] }
     }
 }

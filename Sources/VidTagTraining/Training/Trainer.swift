@@ -43,6 +43,9 @@ public final class Trainer {
     public var afterStep: [(Trainer) -> Void] = []
     /// Test hook: stop (as if killed) once this many steps are done, after any checkpoint of that step.
     public var stopAfterStep: Int?
+    /// Data-parallel training: parameters come from rank 0 at the start, gradients are averaged over the
+    /// ranks after the backward (and adversarial) passes of each step.
+    public var dataParallel: DataParallel?
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -93,6 +96,7 @@ public final class Trainer {
                 pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
             }
         }
+        try dataParallel?.averageGradients()
         guard total.isFinite else { throw TrainingError.nonFiniteLoss(step: state.step + 1, loss: total) }
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
@@ -137,6 +141,7 @@ public final class Trainer {
             print("resuming \(run.url.path) at step \(resumed.step) (epoch \(resumed.epoch + 1), batch \(resumed.batchInEpoch))")
             try MetricsLog.truncate(run.metricsURL, afterStep: resumed.step)
         }
+        try dataParallel?.broadcastFromRankZero(store.all.map(\.tensor))
         // Opened after the truncation, which replaces the file: a handle opened before would write to the old one.
         let log = try MetricsLog(url: run.metricsURL)
         guard loader.batchesPerEpoch > 0 else { throw TrainingError.noTrainingData("the training split has no batches") }
