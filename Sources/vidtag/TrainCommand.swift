@@ -33,6 +33,10 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try Runtime.checkVersion()
+        let distributed = try (nproc ?? 1) > 1 || DistributedLaunch.fromEnvironment() != nil
+        if distributed, folds != nil {
+            throw ValidationError("--folds cannot be combined with data-parallel training (--nproc or a torchrun / Slurm launch) yet")
+        }
         let run = RunFolder(URL(fileURLWithPath: out))
         let config: RunConfig
         // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it.
@@ -83,7 +87,7 @@ extension TrainCommand {
             arguments += ["--set", "train.threads=\(max(1, ProcessInfo.processInfo.activeProcessorCount / count))"]
         }
         let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        print("training in \(count) processes (ranks 1–\(count - 1) write to \(out)/ranks/)")
+        print("training in \(count) processes (rank 0 writes \(out), the others \(out)/ranks/)")
         let launch = try LocalLaunch(executable: executable, arguments: arguments, worldSize: count) { rank in
             (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
         }

@@ -11,6 +11,7 @@ struct Arguments {
     var scenario = ""
     var timeoutSeconds = 60
     var out: URL?
+    var elements = 1
 
     init(_ arguments: [String]) throws {
         var rest = arguments.dropFirst()
@@ -20,6 +21,7 @@ struct Arguments {
             switch (flag, rest.popFirst()) {
             case ("--timeout", let value?) where Int(value) != nil: timeoutSeconds = Int(value)!
             case ("--out", let value?): out = URL(fileURLWithPath: value)
+            case ("--elements", let value?) where Int(value) != nil: elements = Int(value)!
             default: throw RuntimeError("unknown or incomplete option \(flag)")
             }
         }
@@ -67,6 +69,19 @@ func run() throws {
         }
         try group.allReduce(Tensor([r]))
         try emit(["rank": group.rank, "unexpected": "the second all-reduce succeeded without rank 1"])
+    case "all-reduce-time":
+        // The median time of one all-reduce (mean) of `--elements` float32 values, over 20 after 3 warm-ups:
+        // the gradient exchange of a model of that many parameters (docs/results/scaling.md).
+        let tensor = Tensor.zeros([arguments.elements])
+        var times: [Double] = []
+        for round in 0..<23 {
+            try group.barrier()
+            let start = ContinuousClock.now
+            try group.allReduce(tensor, .average)
+            let elapsed = ContinuousClock.now - start
+            if round >= 3 { times.append(Double(elapsed.components.attoseconds) / 1e15 + Double(elapsed.components.seconds) * 1e3) }
+        }
+        try emit(["rank": group.rank, "elements": arguments.elements, "median_ms": times.sorted()[times.count / 2]])
     case "train":
         guard let out = arguments.out else { throw RuntimeError("train needs --out DIR") }
         try trainOnShard(group, out: out)

@@ -84,6 +84,44 @@ struct DataParallelTests {
         #expect(abs((firstLosses[0] + firstLosses[1]) / 2 - wholeFirstLoss) <= 1e-5)
     }
 
+    @Test("vidtag train --nproc 2: 8 steps uninterrupted = 3 steps, stop, --resume to 8; both ranks agree")
+    func twoProcessRunResumesExactly() throws {
+        let straight = TrainingFixture.temporaryFolder("ddp-a")
+        let interrupted = TrainingFixture.temporaryFolder("ddp-b")
+        defer {
+            try? FileManager.default.removeItem(at: straight)
+            try? FileManager.default.removeItem(at: interrupted)
+        }
+        let settings = (TrainingFixture.tinyOverrides + ["model.vocabulary=\(TrainingFixture.vocabularyFolder.path)"])
+            .flatMap { ["--set", $0] }
+        func train(_ run: URL, _ extra: [String]) throws {
+            let (status, output) = try TrainingFixture.runVidtag(
+                ["train", "--data", TrainingFixture.demoRoot.path, "--out", run.path, "--nproc", "2"] + settings + extra)
+            #expect(status == 0, "\(output)")
+        }
+        try train(straight, ["--force"])
+        try train(interrupted, ["--force", "--stop-after-step", "3"])
+        #expect(try Checkpoint.read(from: RunFolder(interrupted).checkpointURL).state.step == 3)
+        try train(interrupted, ["--resume"])
+
+        let expected = try TrainingFixture.trainLosses(straight)
+        let actual = try TrainingFixture.trainLosses(interrupted)
+        #expect(expected.keys.sorted() == Array(1...8))
+        #expect(actual.keys.sorted() == Array(1...8), "metrics.jsonl after the resume: \(actual)")
+        for step in 1...8 {
+            let (a, b) = (try #require(expected[step]), actual[step] ?? .nan)
+            #expect(abs(a - b) <= 1e-6, "step \(step): loss \(b) after resume, \(a) uninterrupted")
+        }
+        let a = try Checkpoint.read(from: RunFolder(straight).checkpointURL)
+        let b = try Checkpoint.read(from: RunFolder(interrupted).checkpointURL)
+        #expect(a.state.step == 8)
+        #expect(TrainingFixture.maxAbsDifference(a.model, b.model) == 0)
+        #expect(TrainingFixture.maxAbsDifference(a.optimizer, b.optimizer) == 0)
+        // Rank 1 (its own scratch folder) ended with rank 0's weights.
+        let rank1 = try Checkpoint.read(from: RunFolder(straight.appendingPathComponent("ranks/rank-1")).checkpointURL)
+        #expect(TrainingFixture.maxAbsDifference(a.model, rank1.model) <= 1e-6)
+    }
+
     @Test func shardsDealTheOrderLikeDistributedSampler() {
         let order = [10, 11, 12, 13, 14]
         #expect(LoaderShard(rank: 0, count: 2).deal(order) == [10, 12, 14])

@@ -165,7 +165,7 @@ public final class Trainer {
                 guard micro.count == accumulation else { continue }
                 let loss = try step(micro)
                 state.batchInEpoch += micro.count
-                samplesSinceStart += micro.reduce(0) { $0 + $1.count }
+                samplesSinceStart += micro.reduce(0) { $0 + $1.count } * (dataParallel?.group.worldSize ?? 1)
                 micro = []
                 runningLoss = runningLoss.map { 0.9 * $0 + 0.1 * loss } ?? loss
                 let rate = Double(samplesSinceStart) / max(Date().timeIntervalSince(started), 1e-9)
