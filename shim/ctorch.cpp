@@ -10,8 +10,21 @@
 #include <torch/cuda.h>
 #include <torch/utils.h>
 #include <torch/version.h>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+// Gloo's and NCCL's process groups need headers the torch wheel does not ship (Gloo's own; CUDA's and
+// NCCL's): scripts/build-shim.sh defines CT_WITH_GLOO / CT_WITH_NCCL only when it found them.
+#ifdef CT_WITH_GLOO
+#define USE_C10D_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#ifdef CT_WITH_NCCL
+#define USE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <dlfcn.h>
+#include <chrono>
 #include <cmath>
 #include <map>
 #include <tuple>
@@ -24,6 +37,16 @@ struct ct_tensor {
 };
 struct ct_generator {
     at::Generator g;
+};
+struct ct_store {
+    c10::intrusive_ptr<c10d::Store> store;
+};
+struct ct_process_group {
+    c10::intrusive_ptr<c10d::Backend> backend;
+    const char *backend_name;
+    int rank;
+    int world_size;
+    std::chrono::milliseconds timeout;
 };
 
 namespace {
@@ -864,6 +887,203 @@ ct_status ct_clip_grad_norm(ct_tensor *const *params, int n, double max_norm, do
         auto coefficient = at::clamp_max(max_norm / (total + 1e-6), 1.0);
         at::_foreach_mul_(grads, coefficient);
         *total_norm = wrap(total);
+    })
+}
+
+}  // extern "C"
+
+// ---- distributed (c10d) -----------------------------------------------------------------------
+namespace {
+
+ct_process_group &group(ct_process_group *pg) {
+    if (pg == nullptr) throw std::invalid_argument("invalid process group");
+    return *pg;
+}
+
+// Starts a collective on the group's backend and waits for it (at most the group's timeout), turning
+// any failure into an error that names the rank, the backend and the operation.
+std::string who(const ct_process_group &pg, const char *operation) {
+    return "rank " + std::to_string(pg.rank) + " of " + std::to_string(pg.world_size) + " (" + pg.backend_name +
+           "): " + operation;
+}
+
+template <class Start>
+void run_collective(ct_process_group &pg, const char *operation, Start start) {
+    const std::string name = who(pg, operation);
+    c10::intrusive_ptr<c10d::Work> work;
+    auto describe = [&](const std::string &message) {
+        // Work::wait gave up, or Gloo's own timeout (the same length) fired first inside the work.
+        if ((work && !work->isCompleted()) || message.find("Timed out") != std::string::npos)
+            return name + " did not finish within " + std::to_string(pg.timeout.count()) +
+                   " ms (a peer rank died, hangs, or runs a different collective): " + message;
+        return name + " failed: " + message;
+    };
+    try {
+        work = start(*pg.backend);
+        work->wait(pg.timeout);
+    } catch (const c10::Error &e) {
+        throw std::runtime_error(describe(e.what_without_backtrace()));
+    } catch (const std::exception &e) {
+        throw std::runtime_error(describe(e.what()));
+    }
+}
+
+}  // namespace
+
+extern "C" {
+
+bool ct_dist_backend_available(int backend) {
+    switch (backend) {
+#ifdef CT_WITH_GLOO
+    case CT_DIST_GLOO: return true;
+#endif
+#ifdef CT_WITH_NCCL
+    case CT_DIST_NCCL: return true;
+#endif
+    default: return false;
+    }
+}
+
+ct_status ct_store_new(const char *host, int port, bool is_master, int world_size, int64_t timeout_ms,
+                       ct_store **out) {
+    CT_TRY({
+        if (host == nullptr) throw std::invalid_argument("store: no host");
+        if (port < 0 || port > 65535) throw std::invalid_argument("store: port " + std::to_string(port) + " out of range");
+        if (world_size < 1) throw std::invalid_argument("store: world size must be at least 1");
+        c10d::TCPStoreOptions options;
+        options.port = static_cast<std::uint16_t>(port);
+        options.isServer = is_master;
+        options.numWorkers = static_cast<std::size_t>(world_size);
+        options.waitWorkers = true;
+        options.timeout = std::chrono::milliseconds(timeout_ms);
+        try {
+            *out = new ct_store{c10::make_intrusive<c10d::TCPStore>(std::string(host), options)};
+        } catch (const c10::Error &e) {
+            throw std::runtime_error(std::string(is_master ? "hosting" : "connecting to") + " the TCPStore at " +
+                                     host + ":" + std::to_string(port) + " (world size " +
+                                     std::to_string(world_size) + ", timeout " + std::to_string(timeout_ms) +
+                                     " ms) failed: " + e.what_without_backtrace());
+        }
+    })
+}
+void ct_store_free(ct_store *s) { delete s; }
+
+ct_status ct_process_group_new(int backend, ct_store *store, int rank, int world_size, const char *gloo_hostname,
+                               const char *gloo_interface, int64_t timeout_ms, ct_process_group **out) {
+    CT_TRY({
+        if (store == nullptr) throw std::invalid_argument("process group: invalid store");
+        if (world_size < 1 || rank < 0 || rank >= world_size)
+            throw std::invalid_argument("process group: rank " + std::to_string(rank) + " outside a world of " +
+                                        std::to_string(world_size));
+        const auto timeout = std::chrono::milliseconds(timeout_ms);
+        auto where = [&](const char *name) {
+            return std::string("rank ") + std::to_string(rank) + " of " + std::to_string(world_size) + " (" + name +
+                   "): creating the process group failed: ";
+        };
+        (void)gloo_hostname;
+        (void)gloo_interface;
+        switch (backend) {
+        case CT_DIST_GLOO: {
+#ifdef CT_WITH_GLOO
+            try {
+                auto options = c10d::ProcessGroupGloo::Options::create(timeout);
+                if (gloo_hostname != nullptr)
+                    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForHostname(gloo_hostname));
+                else if (gloo_interface != nullptr)
+                    options->devices.push_back(c10d::ProcessGroupGloo::createDeviceForInterface(gloo_interface));
+                else
+                    options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+                auto pg = c10::make_intrusive<c10d::ProcessGroupGloo>(store->store, rank, world_size, options);
+                *out = new ct_process_group(pg, "gloo", rank, world_size, timeout);
+            } catch (const c10::Error &e) {
+                throw std::runtime_error(where("gloo") + e.what_without_backtrace());
+            } catch (const std::exception &e) {
+                throw std::runtime_error(where("gloo") + e.what());
+            }
+            return 0;
+#else
+            throw std::runtime_error("this shim was built without Gloo (its headers were not found when "
+                                     "scripts/build-shim.sh ran: run scripts/setup.sh, then rebuild the shim)");
+#endif
+        }
+        case CT_DIST_NCCL: {
+#ifdef CT_WITH_NCCL
+            try {
+                auto options = c10d::ProcessGroupNCCL::Options::create();
+                options->timeout = timeout;
+                auto pg = c10::make_intrusive<c10d::ProcessGroupNCCL>(store->store, rank, world_size, options);
+                *out = new ct_process_group(pg, "nccl", rank, world_size, timeout);
+            } catch (const c10::Error &e) {
+                throw std::runtime_error(where("nccl") + e.what_without_backtrace());
+            } catch (const std::exception &e) {
+                throw std::runtime_error(where("nccl") + e.what());
+            }
+            return 0;
+#else
+            throw std::runtime_error("this shim was built without NCCL (it needs a libtorch with CUDA and NCCL's "
+                                     "headers: rebuild with LIBTORCH=DIR scripts/build-shim.sh on the GPU machine)");
+#endif
+        }
+        default: throw std::invalid_argument("unknown process-group backend " + std::to_string(backend));
+        }
+    })
+}
+void ct_process_group_free(ct_process_group *pg) {
+    try {
+        delete pg;
+    } catch (...) {
+    }
+}
+
+ct_status ct_dist_all_reduce(ct_process_group *pg, ct_tensor *t, int op) {
+    CT_TRY({
+        auto &g = group(pg);
+        auto &tensor = M(t);
+        if (op != CT_DIST_SUM && op != CT_DIST_AVG)
+            throw std::invalid_argument(who(g, "all_reduce") + ": unknown reduction " + std::to_string(op));
+        if (!tensor.is_contiguous()) throw std::invalid_argument(who(g, "all_reduce") + ": the tensor is not contiguous");
+        std::vector<at::Tensor> tensors{tensor};
+        c10d::AllreduceOptions options;
+        // Gloo has no AVG: it sums, and the mean is taken here.
+        const bool native_average = op == CT_DIST_AVG && std::strcmp(g.backend_name, "nccl") == 0;
+        options.reduceOp = native_average ? c10d::ReduceOp::AVG : c10d::ReduceOp::SUM;
+        run_collective(g, "all_reduce", [&](c10d::Backend &b) { return b.allreduce(tensors, options); });
+        if (op == CT_DIST_AVG && !native_average) {
+            at::NoGradGuard no_grad;
+            if (at::isIntegralType(tensor.scalar_type(), true))
+                tensor.div_(g.world_size, "floor");
+            else
+                tensor.div_(g.world_size);
+        }
+    })
+}
+ct_status ct_dist_broadcast(ct_process_group *pg, ct_tensor *t, int root) {
+    CT_TRY({
+        auto &g = group(pg);
+        auto &tensor = M(t);
+        if (root < 0 || root >= g.world_size)
+            throw std::invalid_argument(who(g, "broadcast") + ": root " + std::to_string(root) + " outside the world");
+        if (!tensor.is_contiguous()) throw std::invalid_argument(who(g, "broadcast") + ": the tensor is not contiguous");
+        std::vector<at::Tensor> tensors{tensor};
+        c10d::BroadcastOptions options;
+        options.rootRank = root;
+        run_collective(g, "broadcast", [&](c10d::Backend &b) { return b.broadcast(tensors, options); });
+    })
+}
+ct_status ct_dist_all_gather(ct_process_group *pg, const ct_tensor *t, ct_tensor **out) {
+    CT_TRY({
+        auto &g = group(pg);
+        std::vector<at::Tensor> inputs{T(t).contiguous()};
+        std::vector<std::vector<at::Tensor>> outputs(1);
+        for (int r = 0; r < g.world_size; r++) outputs[0].push_back(at::empty_like(inputs[0]));
+        run_collective(g, "all_gather", [&](c10d::Backend &b) { return b.allgather(outputs, inputs); });
+        *out = wrap(at::stack(outputs[0]));
+    })
+}
+ct_status ct_dist_barrier(ct_process_group *pg) {
+    CT_TRY({
+        auto &g = group(pg);
+        run_collective(g, "barrier", [&](c10d::Backend &b) { return b.barrier(); });
     })
 }
 

@@ -261,6 +261,42 @@ ct_status ct_adamw_step(ct_tensor *const *params, ct_tensor *const *exp_avg, ct_
 ct_status ct_clip_grad_norm(ct_tensor *const *params, int n, double max_norm, double norm_type,
                             ct_tensor **total_norm);
 
+/* ---- distributed (c10d) ----------------------------------------------------------------------- */
+/* Collectives run on libtorch's own c10d: rendezvous through a TCPStore, ProcessGroupGloo on the CPU,
+ * ProcessGroupNCCL on CUDA (compiled in only when the shim was built against a libtorch with CUDA and
+ * NCCL's headers). Every collective waits for its work to finish, at most the group's timeout; a failure
+ * or a timeout returns 1 with a message naming the rank and the operation. After a failed collective the
+ * group is unusable (its peers disagree about what ran): free it. */
+typedef struct ct_store ct_store;
+typedef struct ct_process_group ct_process_group;
+enum ct_dist_backend { CT_DIST_GLOO, CT_DIST_NCCL };
+enum ct_dist_reduce { CT_DIST_SUM, CT_DIST_AVG };
+/** Whether this shim was built with `backend` (CT_DIST_GLOO needs Gloo's headers at build time,
+ *  CT_DIST_NCCL a CUDA libtorch and NCCL's headers). */
+bool ct_dist_backend_available(int backend);
+/** A c10d TCPStore at host:port. The master listens on `port` and waits until `world_size` members
+ *  (itself included) have connected; the others connect to `host`, retrying; both give up after
+ *  `timeout_ms`, which is also the store's timeout for later waits. Caller frees with ct_store_free. */
+ct_status ct_store_new(const char *host, int port, bool is_master, int world_size, int64_t timeout_ms,
+                       ct_store **out);
+void ct_store_free(ct_store *s);
+/** Rank `rank` of a group of `world_size` processes over `store` (borrowed: the group keeps its own
+ *  reference). Gloo's TCP device binds to `gloo_hostname` when given ("127.0.0.1" for one machine), else to
+ *  the network interface `gloo_interface` when given, else to the address this machine's hostname resolves
+ *  to. `timeout_ms` bounds each collective. Caller frees with ct_process_group_free. */
+ct_status ct_process_group_new(int backend, ct_store *store, int rank, int world_size, const char *gloo_hostname,
+                               const char *gloo_interface, int64_t timeout_ms, ct_process_group **out);
+void ct_process_group_free(ct_process_group *pg);
+/** In place over every rank: `t` becomes the sum (CT_DIST_SUM) or the mean (CT_DIST_AVG) of all ranks' `t`.
+ *  `t` must be contiguous, on the group's device, with the same shape and dtype on every rank. */
+ct_status ct_dist_all_reduce(ct_process_group *pg, ct_tensor *t, int op);
+/** In place: every rank's `t` becomes rank `root`'s. */
+ct_status ct_dist_broadcast(ct_process_group *pg, ct_tensor *t, int root);
+/** A new tensor [world_size, ...t's shape] whose row r is rank r's `t`. */
+ct_status ct_dist_all_gather(ct_process_group *pg, const ct_tensor *t, ct_tensor **out);
+/** Returns once every rank has called it. */
+ct_status ct_dist_barrier(ct_process_group *pg);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

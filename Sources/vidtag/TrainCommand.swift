@@ -22,6 +22,11 @@ struct TrainCommand: ParsableCommand {
     var overrides: [String] = []
     @Option(help: "Train K models on K stratified folds (seed + k each) and score their out-of-fold predictions.")
     var folds: Int?
+    @Option(help: """
+        Train data-parallel in N local processes (Gloo on the CPU, NCCL on GPUs), train.batch_size split \
+        between them; torchrun / Slurm launches (RANK, WORLD_SIZE, MASTER_ADDR, …) are joined without it.
+        """)
+    var nproc: Int?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
     @Flag(help: "Replace a run already in --out.") var force = false
     @OptionGroup var output: OutputOptions
@@ -29,10 +34,16 @@ struct TrainCommand: ParsableCommand {
 
     func run() throws {
         try Runtime.checkVersion()
+        let distributed = try (nproc ?? 1) > 1 || DistributedLaunch.fromEnvironment() != nil
+        if distributed, folds != nil {
+            throw ValidationError("--folds cannot be combined with data-parallel training (--nproc or a torchrun / Slurm launch) yet")
+        }
         let run = RunFolder(URL(fileURLWithPath: out))
         let config: RunConfig
         var replacing = false
-        if run.holdsRun {
+        // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it.
+        let rank = try DistributedLaunch.fromEnvironment()?.rank ?? 0
+        if run.holdsRun, rank == 0 || resume {
             if resume {
                 config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
             } else if force {
@@ -51,6 +62,14 @@ struct TrainCommand: ParsableCommand {
         if replacing { try FileManager.default.removeItem(at: run.url) }
         StopSignal.install()
         let console = TrainingConsole(output: output, logEvery: config.train.logEvery)
+        if let nproc, nproc > 1, try DistributedLaunch.fromEnvironment() == nil {
+            try launchLocalRanks(nproc)
+            return
+        }
+        if let launch = try DistributedLaunch.fromEnvironment() {
+            try trainAsRank(launch, config: config, run: run, console: console)
+            return
+        }
         if let folds {
             var training = KFoldTraining(config: config, data: data, run: run, folds: folds)
             training.onEvent = console.handle
@@ -75,6 +94,50 @@ struct TrainCommand: ParsableCommand {
         print("stopped by signal \(StopSignal.signal); the checkpoint in \(run.checkpointURL.path) is complete. Continue with:\n"
             + "  vidtag train --data \(data) --out \(out) --resume")
         return ExitCode(StopSignal.exitCode)
+    }
+}
+
+extension TrainCommand {
+    /// Starts `count` copies of this command as the ranks of one group (the run folder was checked or
+    /// cleared above); rank 0 prints, the others' standard output is dropped. Each gets an equal share of
+    /// the cores unless train.threads is set.
+    func launchLocalRanks(_ count: Int) throws {
+        var arguments = Array(CommandLine.arguments.dropFirst())
+        if let index = arguments.firstIndex(of: "--nproc") { arguments.removeSubrange(index...(index + 1)) }
+        arguments.removeAll { $0.hasPrefix("--nproc=") || $0 == "--force" }
+        if !overrides.contains(where: { $0.hasPrefix("train.threads=") }) {
+            arguments += ["--set", "train.threads=\(max(1, ProcessInfo.processInfo.activeProcessorCount / count))"]
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        print("training in \(count) processes (rank 0 writes \(out), the others \(out)/ranks/)")
+        let launch = try LocalLaunch(executable: executable, arguments: arguments, worldSize: count) { rank in
+            (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
+        }
+        let statuses = launch.wait()
+        if let failed = statuses.indices.first(where: { statuses[$0] != 0 }) {
+            throw ValidationError("rank \(failed) of \(count) ended with status \(statuses[failed]) (its error is above)")
+        }
+    }
+
+    /// One rank of a data-parallel run: rank 0 writes the run folder, the others a scratch folder of
+    /// their own under it (ranks/rank-N: their checkpoints make --resume exact with the same world size).
+    func trainAsRank(_ launch: DistributedLaunch, config: RunConfig, run: RunFolder, console: TrainingConsole) throws {
+        let device = try Device(parsing: config.train.device, setting: "train.device")
+        let group = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
+        let rankRun = launch.rank == 0
+            ? run : RunFolder(run.url.appendingPathComponent("ranks/rank-\(launch.rank)"))
+        var session = TrainingSession(config: config, data: DataRoot(path: data), run: rankRun)
+        session.processGroup = group
+        session.localRank = launch.localRank
+        session.stopAfterStep = stopAfterStep
+        if launch.rank == 0 { session.onEvent = console.handle }
+        session.shouldStop = { StopSignal.requested }
+        let outcome = try session.train()
+        if StopSignal.requested { throw stopped(run) }
+        guard launch.rank == 0 else { return }
+        print("best score \(String(format: "%.4f", outcome.state.bestScore)) at step \(outcome.state.bestStep); "
+            + "model in \(run.url.path) (\(launch.worldSize) processes)")
+        print("curves: \(run.plotURL.path)")
     }
 }
 

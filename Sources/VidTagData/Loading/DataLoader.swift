@@ -17,10 +17,12 @@ public struct LoaderSettings: Sendable, Equatable {
     public var queueCapacity: Int
     /// How token rows are padded.
     public var textPadding: BatchPadding
+    /// In data-parallel training, this process's share of every epoch's order (nil: all of it).
+    public var shard: LoaderShard?
 
     public init(
         batchSize: Int, shuffle: Bool = true, seed: UInt64 = 0, dropLast: Bool = false, workers: Int = 2,
-        queueCapacity: Int = 4, textPadding: BatchPadding = .longest
+        queueCapacity: Int = 4, textPadding: BatchPadding = .longest, shard: LoaderShard? = nil
     ) {
         self.batchSize = batchSize
         self.shuffle = shuffle
@@ -29,6 +31,7 @@ public struct LoaderSettings: Sendable, Equatable {
         self.workers = workers
         self.queueCapacity = queueCapacity
         self.textPadding = textPadding
+        self.shard = shard
     }
 }
 
@@ -78,17 +81,18 @@ public final class DataLoader: Sendable {
 
     /// Batches in one epoch.
     public var batchesPerEpoch: Int {
-        settings.dropLast ? positions.count / settings.batchSize : (positions.count + settings.batchSize - 1) / settings.batchSize
+        let count = settings.shard?.size(of: positions.count) ?? positions.count
+        return settings.dropLast ? count / settings.batchSize : (count + settings.batchSize - 1) / settings.batchSize
     }
 
-    /// The video positions of `epoch` in delivery order.
+    /// The video positions of `epoch` in delivery order (this rank's share of them when sharded).
     public func order(epoch: Int) -> [Int] {
         var order = positions
         if settings.shuffle {
             var generator = SeedDerivation.generator(settings.seed, 0x0DE7, UInt64(epoch))
             generator.shuffle(&order)
         }
-        return order
+        return settings.shard?.deal(order) ?? order
     }
 
     /// Builds batch `batch` of `epoch` on the calling thread: the same batch a stream delivers.

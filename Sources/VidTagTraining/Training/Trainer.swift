@@ -55,6 +55,9 @@ public final class Trainer {
     var tensorBoard: TensorBoardWriter?
     /// The run's own dropout randomness, swapped in for each step (saved with checkpoints, on GPUs too).
     public let dropout: DropoutStream
+    /// Data-parallel training: parameters come from rank 0 at the start, gradients are averaged over the
+    /// ranks after the backward (and adversarial) passes of each step.
+    public var dataParallel: DataParallel?
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -103,6 +106,7 @@ public final class Trainer {
                 pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
             }
         }
+        try dataParallel?.averageGradients()
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
         } else {
@@ -148,6 +152,7 @@ public final class Trainer {
             onEvent(.resumed(resumed, run: run.url))
             try MetricsLog.truncate(run.metricsURL, afterStep: resumed.step)
         }
+        try dataParallel?.broadcastFromRankZero(store.all.map(\.tensor))
         // Opened after the truncation, which replaces the file: a handle opened before would write to the old one.
         let log = try MetricsLog(url: run.metricsURL)
         if config.train.tensorboard { tensorBoard = try TensorBoardWriter(folder: run.tensorBoardURL) }
@@ -184,7 +189,7 @@ public final class Trainer {
                 guard micro.count == train.gradientAccumulation else { continue }
                 let loss = try dropout.withDefault { try step(micro) }
                 state.batchInEpoch += micro.count
-                samplesSinceStart += micro.reduce(0) { $0 + $1.count }
+                samplesSinceStart += micro.reduce(0) { $0 + $1.count } * (dataParallel?.group.worldSize ?? 1)
                 micro = []
                 let elapsed = max(Date().timeIntervalSince(started), 1e-9)
                 let learningRate = config.learningRates["text"]! * schedule.multiplier(at: state.step - 1)

@@ -35,12 +35,21 @@ public struct TrainingSession {
     public var shouldStop: () -> Bool = { false }
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
+    /// Data-parallel training: the group of processes this one trains with (train.batch_size is split
+    /// between them; only rank 0 evaluates), and this process's rank on its machine (its GPU).
+    public var processGroup: ProcessGroup?
+    public var localRank = 0
     /// Extra configuration of the trainer before it runs (tricks hook in here).
     public var prepare: (Trainer) throws -> Void = { _ in }
 
     public func train() throws -> Outcome {
-        // Inputs first: nothing below writes until `Writes` does.
-        let device = try Device(parsing: config.train.device, setting: "train.device")
+        // Inputs first: nothing below writes until the run folder is made.
+        var device = try Device(parsing: config.train.device, setting: "train.device")
+        if processGroup != nil, case .cuda = device { device = try Device(parsing: "cuda:\(localRank)", setting: "LOCAL_RANK") }
+        let shard = processGroup.map { LoaderShard(rank: $0.rank, count: $0.worldSize) }
+        if let shard, config.train.batchSize % shard.count != 0 {
+            throw ConfigError("train.batch_size \(config.train.batchSize) is not divisible by the \(shard.count) processes")
+        }
         if !config.model.textEncoder.isEmpty { try Self.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
@@ -68,9 +77,10 @@ public struct TrainingSession {
                                             frameSource: frameSource, mode: .evaluate, badRecords: policy)
         let trainLoader = try DataLoader(
             builder: trainBuilder,
-            settings: LoaderSettings(batchSize: config.train.batchSize, shuffle: true, seed: UInt64(config.seed),
-                                     dropLast: trainPositions.count > config.train.batchSize,
-                                     workers: config.data.workers, queueCapacity: config.data.prefetchBatches),
+            settings: LoaderSettings(batchSize: config.train.batchSize / (shard?.count ?? 1), shuffle: true,
+                                     seed: UInt64(config.seed), dropLast: trainPositions.count > config.train.batchSize,
+                                     workers: config.data.workers, queueCapacity: config.data.prefetchBatches,
+                                     shard: shard),
             positions: trainPositions)
         let evalLoader = try DataLoader(
             builder: evalBuilder,
@@ -99,6 +109,7 @@ public struct TrainingSession {
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
+        if let processGroup { trainer.dataParallel = DataParallel(group: processGroup, parameters: trainer.parameters) }
         try prepare(trainer)
 
         // Every input checked: the run folder and its description are written now.
@@ -118,7 +129,9 @@ public struct TrainingSession {
             trainVideos: trainPositions.count, heldOutVideos: heldOutPositions.count, fold: fold,
             device: "\(device)", totalSteps: trainer.state.totalSteps)))
 
-        let evaluate: (() throws -> (ChallengeScore, Predictions))? = heldOutPositions.isEmpty ? nil : {
+        // Data-parallel: rank 0 alone evaluates (and keeps the best model).
+        let evaluates = !heldOutPositions.isEmpty && (processGroup?.rank ?? 0) == 0
+        let evaluate: (() throws -> (ChallengeScore, Predictions))? = !evaluates ? nil : {
             let predictions = try Predictor.predict(model: model, batches: evalLoader.batches(epoch: 0),
                                                     device: device, classes: labels.level2Count,
                                                     autocast: trainer.evaluationAutocast)

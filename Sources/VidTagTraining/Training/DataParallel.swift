@@ -1,0 +1,104 @@
+import Torch
+
+/// Data-parallel training over a c10d process group, PyTorch DistributedDataParallel's recipe: every rank
+/// holds the whole model, starts from rank 0's weights, trains on its own shard of each batch and, after
+/// the backward pass, replaces its gradients by their mean over the ranks, so that every rank takes the
+/// same optimizer step — the step one process would take on the whole batch. Each rank reads its share of
+/// the epoch order (`LoaderSettings.shard`).
+///
+/// Gradients travel in buckets of about `bucketBytes` (DDP's `bucket_cap_mb`, 25 MiB by default): each
+/// bucket's gradients are flattened into one buffer, all-reduced in one collective and copied back. The
+/// buckets hold the parameters in reverse order, the order backward produces their gradients. The
+/// all-reduce runs after the backward pass, not overlapped with it.
+public final class DataParallel {
+    public let group: ProcessGroup
+    /// The parameters whose gradients are averaged, in the caller's order.
+    public let parameters: [Tensor]
+    /// Indices into `parameters`, one array per bucket.
+    public let buckets: [[Int]]
+
+    /// DistributedDataParallel's default bucket capacity.
+    public static let defaultBucketBytes = 25 * 1024 * 1024
+
+    public init(group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = defaultBucketBytes) {
+        self.group = group
+        self.parameters = parameters
+        buckets = Self.bucket(Array(parameters.indices.reversed()), of: parameters, capacity: bucketBytes)
+    }
+
+    /// Groups `indices` (in that order) into runs of one dtype and device of at most `capacity` bytes (a
+    /// single larger tensor gets a bucket of its own).
+    static func bucket(_ indices: [Int], of tensors: [Tensor], capacity: Int) -> [[Int]] {
+        var buckets: [[Int]] = []
+        var current: [Int] = []
+        var bytes = 0
+        for index in indices {
+            let tensor = tensors[index]
+            let size = tensor.count * tensor.dtype.byteSize
+            if let first = current.first,
+                tensors[first].dtype != tensor.dtype || tensors[first].device != tensor.device || bytes + size > capacity
+            {
+                buckets.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(index)
+            bytes += size
+        }
+        if !current.isEmpty { buckets.append(current) }
+        return buckets
+    }
+
+    /// Gives every rank rank 0's values of `tensors` (parameters and buffers), in place, bucket by bucket.
+    /// Call it once before training, on every rank, with the tensors in the same order.
+    public func broadcastFromRankZero(_ tensors: [Tensor], bucketBytes: Int = defaultBucketBytes) throws {
+        for bucket in Self.bucket(Array(tensors.indices), of: tensors, capacity: bucketBytes) {
+            let members = bucket.map { tensors[$0] }
+            let flat = withNoGrad { cat(members.map { $0.detach().flatten() }) }
+            try group.broadcast(flat, from: 0)
+            withNoGrad {
+                for (tensor, part) in zip(members, flat.split(sizes: members.map(\.count))) {
+                    tensor.copy_(part.view(tensor.shape))
+                }
+            }
+        }
+    }
+
+    /// Replaces every gradient by its mean over the ranks. A parameter without a gradient on this rank
+    /// counts as zeros; it gets the mean when some rank had a gradient for it and stays without one when
+    /// no rank had (as in one process, where the optimizer then skips it).
+    public func averageGradients() throws {
+        for bucket in buckets {
+            let members = bucket.map { parameters[$0] }
+            let gradients = members.map(\.grad)
+            // One flag per parameter after the gradients: 1 where this rank has a gradient.
+            let flat = withNoGrad {
+                let dtype = members[0].dtype
+                let device = members[0].device
+                let pieces = zip(members, gradients).map { parameter, gradient in
+                    gradient?.flatten() ?? Tensor.zeros([parameter.count], dtype: dtype, device: device)
+                }
+                let flags = Tensor.full([members.count], 0, dtype: dtype, device: device)
+                for (index, gradient) in gradients.enumerated() where gradient != nil {
+                    flags.select(dim: 0, index: index).fill_(1)
+                }
+                return cat(pieces + [flags])
+            }
+            try group.allReduce(flat, .average)
+            let parts = flat.split(sizes: members.map(\.count) + [members.count])
+            let allPresent = gradients.allSatisfy { $0 != nil }
+            // Only a rank that lacks a gradient must know whether another rank had one: a host read then.
+            let present = allPresent ? [] : parts[members.count].to(.float64).toArray(Double.self)
+            withNoGrad {
+                for (index, parameter) in members.enumerated() {
+                    let mean = parts[index].view(parameter.shape)
+                    if let gradient = gradients[index] {
+                        gradient.copy_(mean)
+                    } else if present[index] > 0 {
+                        parameter.setGrad(mean.contiguous())
+                    }
+                }
+            }
+        }
+    }
+}

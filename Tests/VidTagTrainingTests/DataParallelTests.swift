@@ -1,0 +1,147 @@
+import Foundation
+import Testing
+import Torch
+import VidTagData
+
+@testable import VidTagTraining
+
+@Suite("Data-parallel training over Gloo", .serialized, .enabled(if: DistributedBackend.gloo.isAvailable))
+struct DataParallelTests {
+    /// `vidtag-dist-worker` beside the test bundle (the same build).
+    static let worker: URL? = {
+        let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL
+        return [bundle.deletingLastPathComponent(), bundle.deletingLastPathComponent().deletingLastPathComponent()]
+            .map { $0.appendingPathComponent("vidtag-dist-worker") }
+            .first { FileManager.default.isExecutableFile(atPath: $0.path) }
+    }()
+
+    /// Runs the worker's `train` scenario on `worldSize` ranks writing into `out`; returns each rank's
+    /// JSON result.
+    func train(worldSize: Int, out: URL) throws -> [[String: Any]] {
+        let executable = try #require(Self.worker, "vidtag-dist-worker was not built: run swift build --build-tests")
+        func file(_ rank: Int, _ stream: String) -> URL { out.appendingPathComponent("log-\(worldSize)-\(rank).\(stream)") }
+        var handles: [FileHandle] = []
+        let launch = try LocalLaunch(
+            executable: executable, arguments: ["train", "--out", out.path, "--timeout", "120"], worldSize: worldSize
+        ) { rank in
+            for stream in ["out", "err"] { FileManager.default.createFile(atPath: file(rank, stream).path, contents: nil) }
+            let pair = (FileHandle(forWritingAtPath: file(rank, "out").path), FileHandle(forWritingAtPath: file(rank, "err").path))
+            handles += [pair.0, pair.1].compactMap { $0 }
+            return pair
+        }
+        let statuses = launch.wait(deadline: .seconds(600))
+        for handle in handles { try? handle.close() }
+        return try (0..<worldSize).map { rank in
+            let errors = try String(contentsOf: file(rank, "err"), encoding: .utf8)
+            #expect(statuses[rank] == 0, "rank \(rank) of \(worldSize): \(errors)")
+            let output = try String(contentsOf: file(rank, "out"), encoding: .utf8)
+            let line = try #require(output.split(separator: "\n").last, "rank \(rank) wrote nothing: \(errors)")
+            return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+        }
+    }
+
+    func weights(_ out: URL, _ name: String) throws -> [String: Tensor] {
+        try SafeTensors.load(out.appendingPathComponent("\(name).safetensors"))
+    }
+
+    static func maxDifference(_ a: [String: Tensor], _ b: [String: Tensor]) -> Double {
+        guard a.keys.sorted() == b.keys.sorted() else { return .infinity }
+        return a.keys.map { key in (a[key]!.to(.float64) - b[key]!.to(.float64)).abs().max().item() }.max() ?? 0
+    }
+
+    @Test func twoRanksOnHalvesOfABatchEndWithTheWeightsOfOneProcessOnTheWholeBatch() throws {
+        let out = FileManager.default.temporaryDirectory
+            .appendingPathComponent("vidtag-ddp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: out) }
+
+        let single = try train(worldSize: 1, out: out)
+        let pair = try train(worldSize: 2, out: out)
+        #expect((pair[0]["buckets"] as? Int ?? 0) > 1, "the gradients travelled in several buckets")
+
+        let initial = try weights(out, "rank0-of-1-initial")
+        let alone = try weights(out, "rank0-of-1-final")
+        let rank0 = try weights(out, "rank0-of-2-final")
+        let rank1 = try weights(out, "rank1-of-2-final")
+        // Rank 1 initialised with its own seed; the broadcast gave it rank 0's weights.
+        #expect(Self.maxDifference(try weights(out, "rank1-of-2-initial"), initial) == 0)
+        #expect(Self.maxDifference(alone, initial) > 1e-3, "five steps moved the weights")
+        #expect(Self.maxDifference(rank0, rank1) <= 1e-5, "both ranks took the same steps")
+        #expect(Self.maxDifference(rank0, alone) <= 1e-5, "the ranks took the steps of one process on the whole batch")
+        // Only rank 1 had a gradient for `odd`: rank 0 took it too.
+        #expect(Self.maxDifference(["w": rank0["odd.weight"]!], ["w": initial["odd.weight"]!]) > 1e-3)
+        // No rank had a gradient for it: the optimizer skipped it, as in one process.
+        #expect(Self.maxDifference(["w": rank0["unused.weight"]!], ["w": initial["unused.weight"]!]) == 0)
+        // Every step, both ranks held the gradient of the whole batch (its mean, not its sum).
+        let wholeNorms = try #require(single[0]["gradient_norms"] as? [Double])
+        for rank in 0..<2 {
+            let norms = try #require(pair[rank]["gradient_norms"] as? [Double])
+            #expect(norms.count == 5 && zip(norms, wholeNorms).allSatisfy { abs($0 - $1) <= 1e-5 * max(1, $1) }, "\(norms) vs \(wholeNorms)")
+        }
+        // Each rank's loss is over its half; their mean is the whole batch's loss (first step: same weights).
+        let firstLosses = try pair.map { try #require(($0["losses"] as? [Double])?.first) }
+        let wholeFirstLoss = try #require((single[0]["losses"] as? [Double])?.first)
+        #expect(abs((firstLosses[0] + firstLosses[1]) / 2 - wholeFirstLoss) <= 1e-5)
+    }
+
+    @Test("vidtag train --nproc 2: 8 steps uninterrupted = 3 steps, stop, --resume to 8; both ranks agree")
+    func twoProcessRunResumesExactly() throws {
+        let straight = TrainingFixture.temporaryFolder("ddp-a")
+        let interrupted = TrainingFixture.temporaryFolder("ddp-b")
+        defer {
+            try? FileManager.default.removeItem(at: straight)
+            try? FileManager.default.removeItem(at: interrupted)
+        }
+        let settings = (TrainingFixture.tinyOverrides + ["model.vocabulary=\(TrainingFixture.vocabularyFolder.path)"])
+            .flatMap { ["--set", $0] }
+        func train(_ run: URL, _ extra: [String]) throws {
+            let (status, output) = try TrainingFixture.runVidtag(
+                ["train", "--data", TrainingFixture.demoRoot.path, "--out", run.path, "--nproc", "2"] + settings + extra)
+            #expect(status == 0, "\(output)")
+        }
+        try train(straight, ["--force"])
+        try train(interrupted, ["--force", "--stop-after-step", "3"])
+        #expect(try Checkpoint.read(from: RunFolder(interrupted).checkpointURL).state.step == 3)
+        try train(interrupted, ["--resume"])
+
+        let expected = try TrainingFixture.trainLosses(straight)
+        let actual = try TrainingFixture.trainLosses(interrupted)
+        #expect(expected.keys.sorted() == Array(1...8))
+        #expect(actual.keys.sorted() == Array(1...8), "metrics.jsonl after the resume: \(actual)")
+        for step in 1...8 {
+            let (a, b) = (try #require(expected[step]), actual[step] ?? .nan)
+            #expect(abs(a - b) <= 1e-6, "step \(step): loss \(b) after resume, \(a) uninterrupted")
+        }
+        let a = try Checkpoint.read(from: RunFolder(straight).checkpointURL)
+        let b = try Checkpoint.read(from: RunFolder(interrupted).checkpointURL)
+        #expect(a.state.step == 8)
+        #expect(TrainingFixture.maxAbsDifference(a.model, b.model) == 0)
+        #expect(TrainingFixture.maxAbsDifference(a.optimizer, b.optimizer) == 0)
+        // Rank 1 (its own scratch folder) ended with rank 0's weights.
+        let rank1 = try Checkpoint.read(from: RunFolder(straight.appendingPathComponent("ranks/rank-1")).checkpointURL)
+        #expect(TrainingFixture.maxAbsDifference(a.model, rank1.model) <= 1e-6)
+    }
+
+    @Test func shardsDealTheOrderLikeDistributedSampler() {
+        let order = [10, 11, 12, 13, 14]
+        #expect(LoaderShard(rank: 0, count: 2).deal(order) == [10, 12, 14])
+        #expect(LoaderShard(rank: 1, count: 2).deal(order) == [11, 13, 10])
+        #expect(LoaderShard(rank: 0, count: 1).deal(order) == order)
+        // With per-rank batches of B / W, the ranks' k-th batches are the whole order's k-th batch of B.
+        let long = Array(0..<12)
+        let shards = (0..<3).map { LoaderShard(rank: $0, count: 3).deal(long) }
+        for k in 0..<2 {
+            let together = shards.flatMap { $0[(2 * k)..<(2 * k + 2)] }.sorted()
+            #expect(together == Array(long[(6 * k)..<(6 * k + 6)]))
+        }
+    }
+
+    @Test func bucketsSplitAtTheCapacityAndAtDtypeChanges() {
+        let tensors = [
+            Tensor.zeros([4]), Tensor.zeros([4]), Tensor.zeros([8]), Tensor.zeros([2], dtype: .float64), Tensor.zeros([1]),
+        ]
+        // 16 + 16 bytes fit in 40; 32 more do not; float64 starts its own; the last float32 after it too.
+        #expect(DataParallel.bucket([0, 1, 2, 3, 4], of: tensors, capacity: 40) == [[0, 1], [2], [3], [4]])
+        #expect(DataParallel.bucket([4, 3, 2, 1, 0], of: tensors, capacity: 1 << 20) == [[4], [3], [2, 1, 0]])
+    }
+}
