@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Clips per second producing 8 frames at 224 px from frame zips: vidtag (Swift, libjpeg-turbo with DCT
-# scaling, PIL-exact resize) vs the reference Python path (zipfile + PIL + NumPy), same thread count,
-# alternating in one run; prints medians, the ratio, and each side's peak memory (/usr/bin/time -v).
+# Clips per second producing 8 frames at 224 px from frame zips: vidtag (Swift, libjpeg-turbo, PIL-exact
+# resize) vs the reference Python path (zipfile + PIL + NumPy), same thread count, alternating in one run
+# (each round in a random order); prints medians, the ratios, and each side's peak memory (/usr/bin/time -v).
+# Four runs a round, so equal work is compared: both sides decoding at full resolution, and both with a
+# reduced-size decode (vidtag's default DCT scaling; PIL's Image.draft, which asks libjpeg for the same).
 #
 # Usage: bench/frames.sh [clips=200] [rounds=3] [threads=2]
 set -euo pipefail
@@ -56,10 +58,14 @@ run_timed() {  # label, command...: prints "clips_per_second peak_kib"
 
 declare -a SWIFT PY PYDRAFT SWIFTFULL
 for round in $(seq 1 "$ROUNDS"); do
-  SWIFT+=("$(run_timed swift "$BENCH" frames --directory "$WORK/zips" --threads "$THREADS")")
-  PY+=("$(run_timed python "$PYTHON" bench/python/frames_bench.py --directory "$WORK/zips" --threads "$THREADS")")
-  SWIFTFULL+=("$(run_timed swiftfull "$BENCH" frames --directory "$WORK/zips" --threads "$THREADS" --no-dct-scaling)")
-  PYDRAFT+=("$(run_timed pydraft "$PYTHON" bench/python/frames_bench.py --directory "$WORK/zips" --threads "$THREADS" --draft)")
+  for side in $(printf '%s\n' swift python swiftfull pydraft | shuf); do
+    case $side in
+      swift) SWIFT+=("$(run_timed swift "$BENCH" frames --directory "$WORK/zips" --threads "$THREADS")") ;;
+      python) PY+=("$(run_timed python "$PYTHON" bench/python/frames_bench.py --directory "$WORK/zips" --threads "$THREADS")") ;;
+      swiftfull) SWIFTFULL+=("$(run_timed swiftfull "$BENCH" frames --directory "$WORK/zips" --threads "$THREADS" --no-dct-scaling)") ;;
+      pydraft) PYDRAFT+=("$(run_timed pydraft "$PYTHON" bench/python/frames_bench.py --directory "$WORK/zips" --threads "$THREADS" --draft)") ;;
+    esac
+  done
   echo "round $round: swift ${SWIFT[-1]% *} clips/s, python ${PY[-1]% *}, swift full-decode ${SWIFTFULL[-1]% *}, python draft ${PYDRAFT[-1]% *}"
 done
 grep report "$WORK/swift.out"
