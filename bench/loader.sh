@@ -32,7 +32,7 @@ run_timed() {  # label, command...: prints "samples_per_second peak_kib"
   local label=$1; shift
   /usr/bin/time -v "$@" >"$WORK/$label.out" 2>"$WORK/$label.time"
   local rate peak
-  rate=$(grep -o 'samples_per_second=[0-9.]*' "$WORK/$label.out" | cut -d= -f2)
+  rate=$(grep -o '^samples_per_second=[0-9.]*' "$WORK/$label.out" | cut -d= -f2)
   peak=$(grep 'Maximum resident set size' "$WORK/$label.time" | awk '{print $NF}')
   echo "$rate $peak"
 }
