@@ -2,7 +2,8 @@
 # Records per second and peak memory reading an annotation file of RECORDS WeChat-like records
 # (title, asr, 0-8 ocr segments, Chinese text, indent=1 like the real files): vidtag's streaming
 # AnnotationReader (fixed 1 MiB buffer, per-record parse and checks; once counting only, once keeping
-# the records) vs Python json.load of the whole file, alternating in one run; medians and ratios.
+# the records) vs Python json.load of the whole file, alternating in one run (each round in a random
+# order); medians and ratios.
 #
 # Usage: bench/annotations.sh [records=200000] [rounds=3]
 set -euo pipefail
@@ -46,9 +47,13 @@ run_timed() {  # label, command...: prints "records_per_second peak_kib"
 
 declare -a SWIFT SWIFTKEEP PY
 for round in $(seq 1 "$ROUNDS"); do
-  SWIFT+=("$(run_timed swift "$BENCH" annotations --file "$WORK/labeled.json")")
-  SWIFTKEEP+=("$(run_timed swiftkeep "$BENCH" annotations --file "$WORK/labeled.json" --keep)")
-  PY+=("$(run_timed python "$PYTHON" bench/python/annotation_read_bench.py --file "$WORK/labeled.json")")
+  for side in $(printf '%s\n' swift swiftkeep python | shuf); do
+    case $side in
+      swift) SWIFT+=("$(run_timed swift "$BENCH" annotations --file "$WORK/labeled.json")") ;;
+      swiftkeep) SWIFTKEEP+=("$(run_timed swiftkeep "$BENCH" annotations --file "$WORK/labeled.json" --keep)") ;;
+      python) PY+=("$(run_timed python "$PYTHON" bench/python/annotation_read_bench.py --file "$WORK/labeled.json")") ;;
+    esac
+  done
   echo "round $round: swift ${SWIFT[-1]% *} records/s, swift keeping ${SWIFTKEEP[-1]% *}, python json.load ${PY[-1]% *}"
 done
 grep -h "text_bytes" "$WORK/swift.out" "$WORK/python.out"

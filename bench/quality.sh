@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quality on the demo data (issue: training run): the fused single-stream model against its text-only
-# and frames-only variants and the NeXtVLAD baseline, 3 seeds each, held-out fold 0 of `labeled`.
-# Writes docs/results/quality.md. Takes about 20-30 minutes on 2 cores.
+# Quality on the demo data: the fused single-stream model against its text-only and frames-only variants
+# and the NeXtVLAD baseline, 3 seeds each on the same folds; selected on fold 0 of `labeled`, reported
+# on test_a against test_a_truth.csv (the method: bench/experiments.py, docs/results/README.md).
+# Writes docs/results/quality.md. Takes about 40-60 minutes on 2 idle cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 make -s build

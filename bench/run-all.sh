@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Every benchmark in bench/, each vidtag against the PyTorch / Python way, side by side, as ratios.
-# The quality table and the ablation (bench/quality.sh, bench/ablation.sh) train many models and are run
-# on their own.
+# Every speed benchmark in bench/, each vidtag against the PyTorch / Python way, side by side, as ratios:
+# every bench/*.sh except this script and the two training-quality experiments (bench/quality.sh and
+# bench/ablation.sh train many models, hours on a small machine, and are run on their own).
+# Each benchmark runs under a time bound (BENCH_TIMEOUT seconds, default 1800); one that fails or runs
+# past it is reported and the others still run; the exit status is non-zero if any did.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup-reference.sh
 swift build -c release --product vidtag-bench 2>&1 | tail -1
 export VIDTAG_BENCH=.build/release/vidtag-bench
-bench/bert-layer.sh
-bench/bert.sh
-bench/tokenizer.sh
-bench/features.sh
-bench/annotations.sh
-bench/frames.sh
-bench/loader.sh
+limit=${BENCH_TIMEOUT:-1800}
+failed=()
+for script in bench/*.sh; do
+  case "$(basename "$script")" in
+    run-all.sh | quality.sh | ablation.sh) continue ;;
+  esac
+  echo "=== $script (at most $limit s)"
+  if ! timeout "$limit" "$script"; then
+    echo "=== $script failed or ran past $limit s" >&2
+    failed+=("$script")
+  fi
+done
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "failed: ${failed[*]}" >&2
+  exit 1
+fi
