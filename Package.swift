@@ -87,7 +87,7 @@ let package = Package(
         .testTarget(
             name: "VidTagServerTests",
             dependencies: [
-                "VidTagServer", "VidTagTraining", "VidTagData", "VidTagModels", "Torch",
+                "VidTagServer", "VidTagTraining", "VidTagData", "VidTagDemo", "VidTagModels", "Torch",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

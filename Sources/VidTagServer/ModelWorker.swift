@@ -46,7 +46,7 @@ public actor ModelWorker {
         return ServedModel(
             name: name ?? folder.standardizedFileURL.lastPathComponent,
             version: version ?? modified.map { ISO8601DateFormatter().string(from: $0) } ?? "unknown",
-            architecture: loaded.loaded.config.modelType, labels: loaded.labels, samples: loaded.samples)
+            architecture: loaded.loaded.config.modelType.rawValue, labels: loaded.labels, samples: loaded.samples)
     }
 
     /// `[batch.count][classes]` probabilities in one forward pass.

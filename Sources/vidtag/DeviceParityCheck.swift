@@ -8,13 +8,13 @@ import VidTagModels
 struct DeviceParityCheck {
     /// A model kind the check runs: the fusion type and the frame encoder in front of it (nil: features).
     struct Case: CustomStringConvertible {
-        let modelType: String
+        let modelType: ModelKind
         let frameEncoder: FrameEncoderConfig?
         let encoderName: String
         /// The frame vectors' size: the encoder's output, or the features'.
         let featureSize: Int
 
-        var description: String { frameEncoder == nil ? modelType : "\(modelType) + \(encoderName) frames" }
+        var description: String { frameEncoder == nil ? modelType.rawValue : "\(modelType.rawValue) + \(encoderName) frames" }
     }
 
     static let cases: [Case] = {
@@ -28,11 +28,12 @@ struct DeviceParityCheck {
         (swin.imageSize, swin.patchSize) = (ImageSize(square: imageSide), ImageSize(square: 4))
         (swin.embedDim, swin.depths, swin.numHeads, swin.windowSize) = (16, [1, 1], [2, 4], 4)
         return [
-            Case(modelType: "single_stream", frameEncoder: nil, encoderName: "", featureSize: 24),
-            Case(modelType: "baseline", frameEncoder: nil, encoderName: "", featureSize: 24),
-            Case(modelType: "single_stream", frameEncoder: .vit(vit), encoderName: "ViT", featureSize: 64),
-            Case(modelType: "single_stream", frameEncoder: .clip(clip), encoderName: "CLIP", featureSize: 64),
-            Case(modelType: "baseline", frameEncoder: .swin(swin), encoderName: "Swin", featureSize: 32),
+            Case(modelType: .singleStream, frameEncoder: nil, encoderName: "", featureSize: 24),
+            Case(modelType: .dualStream, frameEncoder: nil, encoderName: "", featureSize: 24),
+            Case(modelType: .baseline, frameEncoder: nil, encoderName: "", featureSize: 24),
+            Case(modelType: .singleStream, frameEncoder: .vit(vit), encoderName: "ViT", featureSize: 64),
+            Case(modelType: .singleStream, frameEncoder: .clip(clip), encoderName: "CLIP", featureSize: 64),
+            Case(modelType: .baseline, frameEncoder: .swin(swin), encoderName: "Swin", featureSize: 32),
         ]
     }()
 

@@ -39,7 +39,7 @@ enum RecordPrediction {
             let batch = try predictor.predict(try samples.values())
             result.ids += batch.ids
             result.probabilities += batch.probabilities
-            result.labels += chunk.map { record in Int32(record.categoryId.flatMap { predictor.labels.level2Index(of: $0) } ?? -1) }
+            result.truth += chunk.map { record in Int32(record.categoryId.flatMap { predictor.labels.level2Index(of: $0) } ?? -1) }
         }
         return (result, predictor.labels)
     }

@@ -53,7 +53,7 @@ struct ServeCommand: ParsableCommand {
                                  requestTimeout: .milliseconds(Int64(timeout * 1000)))
         let settings = ServeSettings(host: host, port: port, maxBatch: maxBatch,
                                      maxDelay: .microseconds(Int64(maxDelayMs * 1000)), topK: topK,
-                                     device: try TrainingSession.device(device), dtype: type == .float32 ? nil : type,
+                                     device: try Device(parsing: device, setting: "--device"), dtype: type == .float32 ? nil : type,
                                      limits: limits)
         let server = ClassifierServer(model: folder, settings: settings, modelName: modelName, modelVersion: modelVersion)
         let application = server.application { channel in

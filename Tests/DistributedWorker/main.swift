@@ -131,7 +131,7 @@ func trainOnShard(_ group: ProcessGroup, out: URL) throws {
         try parallel.averageGradients()
         // The norm of the averaged gradients (a bound this large never clips); AdamW alone would hide a
         // wrong scale, since its step does not depend on the gradients' scale.
-        gradientNorms.append(clipGradNorm(parallel.parameters, maxNorm: 1e30))
+        gradientNorms.append(clipGradNorm(parallel.parameters, maxNorm: 1e30).item())
         optimizer.step()
         optimizer.zeroGrad()
         losses.append(loss.item())

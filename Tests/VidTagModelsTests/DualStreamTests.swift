@@ -240,7 +240,7 @@ import Torch
         old["fusion_layers"] = nil
         old["model_type"] = "single_stream"
         let decoded = try JSONDecoder().decode(FusionConfig.self, from: try JSONSerialization.data(withJSONObject: old))
-        #expect(decoded.modelType == "single_stream" && decoded.pooling == "cls")
+        #expect(decoded.modelType == .singleStream && decoded.pooling == .cls)
         #expect(decoded.videoLayers == FusionConfig.defaultVideoLayers && decoded.fusionLayers == FusionConfig.defaultFusionLayers)
 
         old["classes"] = nil

@@ -4,6 +4,7 @@ import HummingbirdTesting
 import Testing
 import Torch
 import VidTagData
+import VidTagDemo
 import VidTagServer
 @testable import VidTagTraining
 import ZIPFoundation

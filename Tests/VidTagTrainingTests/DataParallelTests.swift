@@ -92,7 +92,7 @@ struct DataParallelTests {
             try? FileManager.default.removeItem(at: straight)
             try? FileManager.default.removeItem(at: interrupted)
         }
-        let settings = (TrainingFixture.tinyOverrides + ["model.vocabulary=\(TrainingFixture.vocabularyFolder.path)"])
+        let settings = (TrainingFixture.tinyOverrides + ["model.vocabulary=\(try TrainingFixture.vocabularyFolder.path)"])
             .flatMap { ["--set", $0] }
         func train(_ run: URL, _ extra: [String]) throws {
             let (status, output) = try TrainingFixture.runVidtag(

@@ -36,7 +36,7 @@ extension TrainingRunTests {
             #expect(try #require(outcome.score).mean.isFinite)
 
             let config = try FusionConfig.load(contentsOf: run.model.configURL)
-            #expect(config.modelType == "dual_stream" && config.videoLayers == 1 && config.fusionLayers == 1 && config.videoHead)
+            #expect(config.modelType == .dualStream && config.videoLayers == 1 && config.fusionLayers == 1 && config.videoHead)
             let runner = try ModelRunner(model: run.url, device: .cpu, workers: 1, batchSize: 5)
             #expect(runner.loaded.model is DualStreamClassifier)
             let (again, _) = try runner.predict(data: TrainingFixture.demo, split: "labeled", select: runner.heldOutFold())
@@ -53,8 +53,7 @@ extension TrainingRunTests {
                 "model.layers=2", "tricks.layer_decay=0.5", "train.text_learning_rate=1e-3",
                 "train.visual_learning_rate=2e-3", "train.head_learning_rate=4e-3", "train.fusion_learning_rate=3e-4",
             ])
-            let session = TrainingFixture.session(config, run: TrainingFixture.temporaryFolder("dual-groups"))
-            let fusion = try session.fusionConfig(classes: 7, vocabularySize: 50, separatorTokenId: 3)
+            let fusion = try config.fusionConfig(classes: 7, vocabularySize: 50, separatorTokenId: 3)
             let store = ParameterStore(seed: 1)
             _ = try fusion.makeModel(store: store)
             let groups = GroupLearningRates(rates: config.learningRates, weightDecay: 0.01, layerDecay: 0.5)

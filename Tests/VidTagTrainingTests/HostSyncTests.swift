@@ -14,7 +14,7 @@ extension TrainingRunTests {
             let run = TrainingFixture.temporaryFolder("sync")
             defer { try? FileManager.default.removeItem(at: run) }
             let counts = Counts()
-            var session = TrainingFixture.session(try TrainingFixture.tinyConfig(["train.log_every=4"] + extra), run: run)
+            var session = try TrainingFixture.session(try TrainingFixture.tinyConfig(["train.log_every=4"] + extra), run: run)
             session.prepare = { trainer in
                 trainer.afterStep.append { trainer in counts.atEnd[trainer.state.step] = Runtime.hostReadCount }
             }

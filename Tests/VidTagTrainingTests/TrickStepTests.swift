@@ -348,7 +348,7 @@ extension TrainingRunTests {
             let trainer = try TrickStepFixture.trainer(model, overrides: overrides)
             trainer.tricks = try Self.units(trick, store: model.store)
             Runtime.manualSeed(Self.seed)
-            let loss = try trainer.step(batches)
+            let loss = try trainer.step(batches).item()
             #expect(trainer.state.step == 1)
             #expect(TrickStepFixture.gradients(model.store).isEmpty, "step leaves the gradients cleared")
             // AdamW's first moment after its first step is (1 − β₁) · g: the gradient the step used.

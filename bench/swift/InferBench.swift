@@ -135,9 +135,9 @@ struct InferBench: ParsableCommand {
             vision.numHiddenLayers = encoderLayers
             encoder = .clip(vision)
         }
-        let config = FusionConfig(modelType: "single_stream", modalities: .both, classes: 200, featureSize: 768,
+        let config = FusionConfig(modelType: .singleStream, modalities: .both, classes: 200, featureSize: 768,
                                   maxFrames: jpeg ? frames : maxFrames, textPositions: textPositions,
-                                  separatorTokenId: 3, pooling: "mean", textConfig: text,
+                                  separatorTokenId: 3, pooling: .mean, textConfig: text,
                                   frameEncoder: jpeg ? FrameEncoderSpec() : nil)
         return (config, encoder)
     }

@@ -88,3 +88,5 @@ struct TrainStepBench: ParsableCommand {
         print(String(decoding: json, as: UTF8.self))
     }
 }
+
+extension ModelKind: ExpressibleByArgument {}
