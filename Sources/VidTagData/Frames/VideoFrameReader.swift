@@ -16,6 +16,9 @@ public struct VideoFrameReader: Sendable {
     /// Resize, crop, augmentation and normalisation settings.
     public let preprocessing: FramePreprocessing
     private let normalizationTable: [Float]
+    /// The largest frame member read (64 MiB): a damaged or hostile zip's stated size must not decide
+    /// how much memory is set aside.
+    public static let maximumFrameBytes = 1 << 26
 
     /// A reader of the zips under `framesDirectory` (such as `<data root>/zip_frames/labeled`).
     public init(framesDirectory: URL, maxFrames: Int, preprocessing: FramePreprocessing) {
@@ -80,9 +83,14 @@ public struct VideoFrameReader: Sendable {
         for index in selected {
             let member = members[index]
             let image: RGBImage
+            guard member.uncompressedSize <= UInt64(Self.maximumFrameBytes) else {
+                issue(.unreadableFrame, member: member.path,
+                      "the zip says the member holds \(member.uncompressedSize) bytes, over the \(Self.maximumFrameBytes) a frame may have")
+                continue
+            }
             do {
                 var bytes = Data(capacity: Int(member.uncompressedSize))
-                _ = try archive.extract(member, bufferSize: max(Int(member.uncompressedSize), 1), skipCRC32: true) {
+                _ = try archive.extract(member, bufferSize: min(max(Int(member.uncompressedSize), 1), 1 << 20), skipCRC32: true) {
                     bytes.append($0)
                 }
                 image = try JPEG.decode(bytes, minimumShorterSide: preprocessing.decodeMinimumShorterSide)
