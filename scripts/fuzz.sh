@@ -50,6 +50,12 @@ for target in "${targets[@]}"; do
         failed+=("$target")
     fi
 done
+# Each target process writes its inputs under a scratch folder named after its pid (fuzz/Sources/FuzzSupport);
+# remove those of processes that have ended.
+for dir in /dev/shm/vidtag-fuzz-* "${TMPDIR:-/tmp}"/vidtag-fuzz-*; do
+    [[ -d "$dir" ]] || continue
+    kill -0 "${dir##*-}" 2>/dev/null || rm -rf "$dir"
+done
 if [[ ${#failed[@]} -gt 0 ]]; then
     echo "fuzz.sh: findings in ${failed[*]}" >&2
     exit 1
