@@ -5,7 +5,7 @@ RELEASE_BIN := .build/release/vidtag
 DEMO_DIR ?= demo
 DEMO_SEED ?= 7
 
-.PHONY: setup build test demo bench bench-gpu-cpu clean-demo
+.PHONY: setup build test demo bench bench-gpu-cpu clean-demo fuzz-smoke
 
 # Installs libtorch (the torch 2.13 wheel) and Debian packages into .deps/, then builds the C shim.
 setup:
@@ -18,6 +18,12 @@ build: setup
 test: setup
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --disable-xctest
+
+# Builds the libFuzzer targets in fuzz/ (address sanitizer on) and runs each for FUZZ_SECONDS from its
+# committed seed corpus; any crash, leak, timeout or 2 GB allocation fails. See docs/results/fuzzing.md.
+FUZZ_SECONDS ?= 30
+fuzz-smoke: setup
+	@scripts/fuzz.sh $(FUZZ_SECONDS)
 
 # Runs the main job end to end on the built-in demo data.
 demo: build

@@ -21,6 +21,9 @@ let package = Package(
     products: [
         .executable(name: "vidtag", targets: ["vidtag"]),
         .library(name: "Torch", targets: ["Torch"]),
+        // Libraries for the fuzz targets in fuzz/ (a package of their own).
+        .library(name: "VidTagData", targets: ["VidTagData"]),
+        .library(name: "VidTagTraining", targets: ["VidTagTraining"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

@@ -35,27 +35,41 @@ public struct SafeTensorsFile: Sendable {
         "BOOL": .bool, "U8": .uint8,
     ]
 
+    /// The largest header accepted, in bytes: the reference implementation's limit (its `MAX_HEADER_SIZE`),
+    /// so a damaged or hostile length cannot make the reader allocate and parse gigabytes of "JSON".
+    public static let maximumHeaderLength = 100_000_000
+
     /// Opens and validates `url` (header, dtypes, shapes, offsets); tensors are read on demand.
     public init(contentsOf url: URL) throws {
-        let path = url.path
-        func fail(_ problem: String, tensor: String? = nil) -> SafeTensorsError {
-            SafeTensorsError(path: path, tensor: tensor, problem: problem)
-        }
         let data: Data
         do {
             data = try Data(contentsOf: url, options: .alwaysMapped)
         } catch {
-            throw fail("cannot read the file (\(error.localizedDescription))")
+            throw SafeTensorsError(path: url.path, tensor: nil, problem: "cannot read the file (\(error.localizedDescription))")
+        }
+        try self.init(data: data, path: url.path)
+    }
+
+    /// Validates the whole safetensors file held in `data` as the reference implementation does: a header
+    /// of at most ``maximumHeaderLength`` bytes, known dtypes, shapes that match their byte ranges, and
+    /// tensors that tile the data section exactly (no gap, no overlap, no byte left over).
+    /// `path` names the file in errors.
+    public init(data: Data, path: String) throws {
+        func fail(_ problem: String, tensor: String? = nil) -> SafeTensorsError {
+            SafeTensorsError(path: path, tensor: tensor, problem: problem)
         }
         guard data.count >= 8 else { throw fail("file is \(data.count) bytes, too short for the 8-byte header length") }
         let headerLength = data.prefix(8).withUnsafeBytes { UInt64(littleEndian: $0.loadUnaligned(as: UInt64.self)) }
+        guard headerLength <= UInt64(Self.maximumHeaderLength) else {
+            throw fail("header length \(headerLength) exceeds the \(Self.maximumHeaderLength)-byte limit: damaged or not a safetensors file")
+        }
         guard headerLength <= UInt64(data.count - 8) else {
             throw fail("header length \(headerLength) runs past the end of the file (\(data.count) bytes): truncated or not a safetensors file")
         }
         let headerEnd = 8 + Int(headerLength)
         let json: Any
         do {
-            json = try JSONSerialization.jsonObject(with: data.subdata(in: 8..<headerEnd))
+            json = try JSONSerialization.jsonObject(with: data.subdata(in: data.startIndex + 8..<data.startIndex + headerEnd))
         } catch {
             throw fail("header is not valid JSON (\(error.localizedDescription))")
         }
@@ -101,15 +115,40 @@ public struct SafeTensorsFile: Sendable {
             }
             entries[name] = Entry(name: name, dtype: dtype, shape: shape, range: begin..<end)
         }
-        let ordered = entries.values.sorted { ($0.range.lowerBound, $0.range.upperBound) < ($1.range.lowerBound, $1.range.upperBound) }
-        for (previous, next) in zip(ordered, ordered.dropFirst()) where next.range.lowerBound < previous.range.upperBound {
-            throw fail("data overlaps tensor '\(previous.name)' (\(previous.range) and \(next.range))", tensor: next.name)
-        }
+        try Self.checkTiling(entries.values, dataLength: dataLength, fail: fail)
         self.path = path
         self.metadata = metadata
         self.entries = entries
         self.data = data
         self.dataStart = headerEnd
+    }
+
+    /// Checks that the tensors, in offset order, tile the data section: each begins where the one before it
+    /// ends (the first at 0) and the last ends at the end of the file, as the reference's `validate` demands.
+    private static func checkTiling(
+        _ entries: some Collection<Entry>, dataLength: Int, fail: (String, String?) -> SafeTensorsError
+    ) throws {
+        let ordered = entries.sorted {
+            ($0.range.lowerBound, $0.range.upperBound, $0.name) < ($1.range.lowerBound, $1.range.upperBound, $1.name)
+        }
+        var covered = 0
+        var previous: Entry?
+        for entry in ordered {
+            let begin = entry.range.lowerBound
+            if begin < covered, let previous {
+                throw fail("data overlaps tensor '\(previous.name)' (\(previous.range) and \(entry.range))", entry.name)
+            }
+            if begin > covered {
+                let after = previous.map { "after tensor '\($0.name)'" } ?? "at the start of the data section"
+                throw fail("data_offsets begin at \(begin), leaving bytes \(covered)..<\(begin) \(after) unused (a gap)", entry.name)
+            }
+            covered = entry.range.upperBound
+            previous = entry
+        }
+        guard covered == dataLength else {
+            let owner = previous.map { "the last tensor, '\($0.name)', ends at \(covered)" } ?? "there are no tensors"
+            throw fail("\(dataLength - covered) bytes at the end of the \(dataLength)-byte data section belong to no tensor (\(owner)): damaged or not a safetensors file", nil)
+        }
     }
 
     /// The elements of a JSON list of whole numbers; nil when one is fractional or too large for an Int.

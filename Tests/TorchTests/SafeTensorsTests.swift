@@ -34,7 +34,34 @@ struct CorruptSafeTensors: Sendable, CustomTestStringConvertible {
                            bytes: file(header: #"{}"#, data: sixteenBytes, declaredLength: 1000),
                            expectedProblem: "header length 1000 runs past the end of the file (26 bytes)", tensor: nil),
         CorruptSafeTensors(name: "absurd header length", bytes: file(header: #"{}"#, data: [], declaredLength: .max),
-                           expectedProblem: "runs past the end of the file", tensor: nil),
+                           expectedProblem: "header length 18446744073709551615 exceeds the 100000000-byte limit", tensor: nil),
+        CorruptSafeTensors(name: "header length one past the reference's limit",
+                           bytes: file(header: #"{}"#, data: [], declaredLength: 100_000_001),
+                           expectedProblem: "header length 100000001 exceeds the 100000000-byte limit", tensor: nil),
+        CorruptSafeTensors(
+            name: "gap between tensors",
+            bytes: file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[12,20]}}"#,
+                        data: sixteenBytes + [1, 2, 3, 4]),
+            expectedProblem: "data_offsets begin at 12, leaving bytes 8..<12 after tensor 'a' unused (a gap)", tensor: "b"),
+        CorruptSafeTensors(
+            name: "gap before the first tensor",
+            bytes: file(header: #"{"a":{"dtype":"F32","shape":[3],"data_offsets":[4,16]}}"#, data: sixteenBytes),
+            expectedProblem: "data_offsets begin at 4, leaving bytes 0..<4 at the start of the data section unused", tensor: "a"),
+        CorruptSafeTensors(
+            name: "bytes after the last tensor",
+            bytes: file(header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+                        data: sixteenBytes + [1, 2, 3, 4]),
+            expectedProblem: "4 bytes at the end of the 20-byte data section belong to no tensor (the last tensor, 'b', ends at 16)",
+            tensor: nil),
+        CorruptSafeTensors(
+            name: "data but no tensors", bytes: file(header: #"{"__metadata__":{"k":"v"}}"#, data: sixteenBytes),
+            expectedProblem: "16 bytes at the end of the 16-byte data section belong to no tensor (there are no tensors)",
+            tensor: nil),
+        CorruptSafeTensors(
+            name: "one tensor inside another",
+            bytes: file(header: #"{"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"b":{"dtype":"U8","shape":[4],"data_offsets":[4,8]}}"#,
+                        data: sixteenBytes),
+            expectedProblem: "data overlaps tensor 'a' (0..<16 and 4..<8)", tensor: "b"),
         CorruptSafeTensors(
             name: "overlapping offsets",
             bytes: file(header: #"{"a":{"dtype":"F32","shape":[2,2],"data_offsets":[0,16]},"b":{"dtype":"I32","shape":[2],"data_offsets":[8,16]}}"#,
@@ -185,6 +212,29 @@ struct SafeTensorsTests {
         let file = try SafeTensorsFile(contentsOf: url)
         #expect(file.names == ["a", "b"])
         #expect(file.entries["b"]?.range == 8..<16)
+    }
+
+    @Test func parsesFromMemoryNamingTheGivenPath() throws {
+        let file = try SafeTensorsFile(data: Data(CorruptSafeTensors.valid), path: "in-memory.safetensors")
+        #expect(file.names == ["a", "b"] && file.path == "in-memory.safetensors")
+        #expect(try file.tensor("b").rawBytes() == [UInt8](repeating: 7, count: 8))
+        // A slice whose indices do not start at 0 (as `Data` cut out of a larger buffer) reads the same.
+        let padded = Data([0xAA, 0xBB, 0xCC] + CorruptSafeTensors.valid)
+        let slice = try SafeTensorsFile(data: padded[3...], path: "slice.safetensors")
+        #expect(try slice.tensor("a").rawBytes() == [UInt8](repeating: 7, count: 8))
+        let error = try #require(throws: SafeTensorsError.self) {
+            try SafeTensorsFile(data: Data(CorruptSafeTensors.valid.dropLast(4)), path: "cut.safetensors")
+        }
+        #expect(error.description.hasPrefix("cut.safetensors: tensor 'b':"))
+    }
+
+    @Test func emptyTensorsMayShareAnOffset() throws {
+        let bytes = CorruptSafeTensors.file(
+            header: #"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"e":{"dtype":"F32","shape":[0,3],"data_offsets":[8,8]},"f":{"dtype":"I64","shape":[0],"data_offsets":[8,8]},"b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}}"#,
+            data: CorruptSafeTensors.sixteenBytes)
+        let file = try SafeTensorsFile(data: Data(bytes), path: "empties.safetensors")
+        #expect(file.names == ["a", "b", "e", "f"])
+        #expect(try file.tensor("e").shape == [0, 3])
     }
 
     @Test func missingFilesAndTensorsAreNamed() throws {

@@ -106,7 +106,10 @@ public final class FeatureArchive: Sendable {
         }
         let dataOffset = entry.localHeaderOffset + 30 + UInt64(ZipBytes.uint16(localHeader, 26))
             + UInt64(ZipBytes.uint16(localHeader, 28))
-        guard entry.compressedSize <= UInt64(Int.max / 2) else { throw fail(.corruptMember, "member size overflows", "") }
+        guard dataOffset <= fileSize, entry.compressedSize <= fileSize - dataOffset else {
+            throw fail(.truncated, "the member's \(entry.compressedSize) bytes at offset \(dataOffset) run past the end of the \(fileSize)-byte zip",
+                       "the zip is truncated or damaged; re-download or rebuild it")
+        }
         var stored = [UInt8](repeating: 0, count: Int(entry.compressedSize))
         let got = try readFully(&stored, at: dataOffset)
         guard got == stored.count else {
@@ -138,7 +141,8 @@ public final class FeatureArchive: Sendable {
     ) throws -> [UInt8] {
         let source = Data(compressed)
         var output = [UInt8]()
-        output.reserveCapacity(Int(min(entry.uncompressedSize, 1 << 30)))
+        // Deflate expands at most 1032-fold, so a damaged size in the directory cannot reserve more than that.
+        output.reserveCapacity(Int(min(entry.uncompressedSize, UInt64(compressed.count) * 1032 + 64, 1 << 30)))
         let limit = entry.uncompressedSize
         let crc: CRC32
         do {
@@ -187,9 +191,12 @@ enum ZipBytes {
         UInt64(uint32(bytes, offset)) | UInt64(uint32(bytes, offset + 4)) << 32
     }
 
+    /// Reads up to `buffer.count` bytes at `offset`; returns how many were read (fewer only at the end of the
+    /// file, none for an offset beyond any file, as a damaged zip can state).
     static func pread(descriptor: Int32, into buffer: inout [UInt8], at offset: UInt64, path: String) throws -> Int {
         var total = 0
         let count = buffer.count
+        guard offset <= UInt64(Int64.max) - UInt64(count) else { return 0 }
         try buffer.withUnsafeMutableBytes { raw in
             while total < count {
                 let got = systemPread(descriptor, raw.baseAddress! + total, count - total, off_t(offset) + off_t(total))
@@ -272,11 +279,14 @@ private struct CentralDirectoryReader {
                 throw fail("the end record asks for ZIP64 but there is no ZIP64 locator")
             }
         }
-        guard directoryOffset.addingReportingOverflow(directorySize).partialValue <= recordOffset,
-            directoryOffset <= fileSize
-        else {
+        let (directoryEnd, overflow) = directoryOffset.addingReportingOverflow(directorySize)
+        guard !overflow, directoryEnd <= recordOffset else {
             throw fail(.truncated, "the central directory (\(directorySize) bytes at \(directoryOffset)) lies outside the file of \(fileSize) bytes",
                        "the zip is truncated or damaged")
+        }
+        // Each directory entry takes at least 46 bytes: a larger count is damage, and must not size the index.
+        guard entryCount <= directorySize / 46 else {
+            throw fail("the end record claims \(entryCount) members, but its \(directorySize)-byte central directory holds at most \(directorySize / 46)")
         }
     }
 

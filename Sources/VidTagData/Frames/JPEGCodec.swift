@@ -86,6 +86,11 @@ public enum JPEG {
         return best
     }
 
+    /// The most pixels ``decode(_:minimumShorterSide:)`` produces: 2^26 (64 megapixels, 192 MiB of RGB),
+    /// far above any video frame (8K is 33 megapixels) and far below the 65535 x 65535 a header can
+    /// claim, so that a few bytes of damaged or hostile JPEG cannot make the reader allocate gigabytes.
+    public static let maximumDecodedPixels = 1 << 26
+
     /// Decodes a JPEG to RGB8. With `minimumShorterSide`, libjpeg-turbo's DCT scaling decodes straight
     /// to the smallest scale whose shorter side is still at least that many pixels (much faster than
     /// decoding in full and resizing afterwards). Grayscale JPEGs decode to R = G = B.
@@ -96,6 +101,13 @@ public enum JPEG {
         try decoders.withHandle { handle throws(JPEGError) in
             let header = try readHeader(jpeg, handle: handle)
             let size = scaledSize(width: header.width, height: header.height, minimumShorterSide: minimumShorterSide)
+            guard size.width * size.height <= maximumDecodedPixels else {
+                throw JPEGError(
+                    operation: .readHeader,
+                    message: "the header claims \(header.width)x\(header.height) pixels (\(size.width)x\(size.height) decoded), "
+                        + "over the limit of \(maximumDecodedPixels) decoded pixels: a damaged or hostile file",
+                    isWarning: false)
+            }
             var pixels = [UInt8](repeating: 0, count: size.width * size.height * 3)
             let status = jpeg.withUnsafeBytes { source in
                 pixels.withUnsafeMutableBufferPointer { target in

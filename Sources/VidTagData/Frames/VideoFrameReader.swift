@@ -16,6 +16,9 @@ public struct VideoFrameReader: Sendable {
     /// Resize, crop, augmentation and normalisation settings.
     public let preprocessing: FramePreprocessing
     private let normalizationTable: [Float]
+    /// The largest frame member read (64 MiB): a damaged or hostile zip's stated size must not decide
+    /// how much memory is set aside.
+    public static let maximumFrameBytes = 1 << 26
 
     /// A reader of the zips under `framesDirectory` (such as `<data root>/zip_frames/labeled`).
     public init(framesDirectory: URL, maxFrames: Int, preprocessing: FramePreprocessing) {
@@ -75,8 +78,11 @@ public struct VideoFrameReader: Sendable {
         clip.framesInZip = members.count
         fill(&clip, frameNames: members.map(\.path), path: url.path, training: training, using: &generator) { index in
             let member = members[index]
+            guard member.uncompressedSize <= UInt64(Self.maximumFrameBytes) else {
+                throw OversizedFrame(statedBytes: member.uncompressedSize)
+            }
             var bytes = Data(capacity: Int(member.uncompressedSize))
-            _ = try archive.extract(member, bufferSize: max(Int(member.uncompressedSize), 1), skipCRC32: true) {
+            _ = try archive.extract(member, bufferSize: min(max(Int(member.uncompressedSize), 1), 1 << 20), skipCRC32: true) {
                 bytes.append($0)
             }
             return bytes
@@ -143,5 +149,13 @@ extension VideoFrameReader {
 private struct NoRandomNumbers: RandomNumberGenerator {
     mutating func next() -> UInt64 {
         preconditionFailure("VideoFrameReader: evaluation must not draw random numbers")
+    }
+}
+
+/// A frame member whose stated size is over ``VideoFrameReader/maximumFrameBytes``: skipped, never allocated.
+struct OversizedFrame: Error, CustomStringConvertible {
+    let statedBytes: UInt64
+    var description: String {
+        "the zip says the member holds \(statedBytes) bytes, over the \(VideoFrameReader.maximumFrameBytes) a frame may have"
     }
 }
