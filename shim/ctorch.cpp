@@ -26,6 +26,8 @@
 #include <dlfcn.h>
 #include <chrono>
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <map>
 #include <tuple>
 #include <cstring>
@@ -286,8 +288,14 @@ ct_status ct_init_(ct_tensor *t, int kind, double a, double b, ct_generator *gen
 // ---- generators -------------------------------------------------------------------------------
 ct_status ct_generator_new(uint64_t seed, int device_type, ct_generator **out) {
     CT_TRY({
-        if (device_type != 0) throw std::invalid_argument("seeded generators are CPU generators; draw, then move");
-        *out = new ct_generator{at::make_generator<at::CPUGeneratorImpl>(seed)};
+        if (device_type == 0) {
+            *out = new ct_generator{at::make_generator<at::CPUGeneratorImpl>(seed)};
+        } else {
+            // A generator of the device's own type (CUDA), independent of its default one.
+            auto gen = at::globalContext().defaultGenerator(at::Device(at::kCUDA, static_cast<c10::DeviceIndex>(device_type - 1))).clone();
+            gen.set_current_seed(seed);
+            *out = new ct_generator{gen};
+        }
     })
 }
 void ct_generator_free(ct_generator *g) { delete g; }
@@ -634,8 +642,29 @@ ct_status ct_layer_norm(const ct_tensor *x, const int64_t *shape, int ndim, cons
                         const ct_tensor *bias, double eps, ct_tensor **out) {
     CT_OUT(at::layer_norm(T(x), ints(shape, ndim), optional(weight), optional(bias), eps))
 }
+// The generator dropout draws from on this thread while one is set (a training run's own stream), else the
+// device's default generator.
+static thread_local std::optional<at::Generator> tl_dropout_generator;
+
+ct_status ct_set_dropout_generator(ct_generator *g) {
+    CT_TRY({
+        if (g) tl_dropout_generator = g->g;
+        else tl_dropout_generator.reset();
+    })
+}
+
+// x · mask / (1 − p) with mask ~ Bernoulli(1 − p) drawn from the thread's dropout generator.
+static at::Tensor dropout_with_generator(const at::Tensor &x, double p) {
+    if (p >= 1) return at::zeros_like(x);
+    auto keep = at::empty_like(x).bernoulli_(1 - p, *tl_dropout_generator);
+    return x * keep * (1.0 / (1 - p));
+}
+
 ct_status ct_dropout(const ct_tensor *x, double p, bool train, ct_tensor **out) {
-    CT_OUT(at::dropout(T(x), p, train))
+    CT_TRY({
+        if (train && p > 0 && tl_dropout_generator) *out = wrap(dropout_with_generator(T(x), p));
+        else *out = wrap(at::dropout(T(x), p, train));
+    })
 }
 ct_status ct_conv2d(const ct_tensor *x, const ct_tensor *weight, const ct_tensor *bias, const int64_t *stride,
                     const int64_t *padding, const int64_t *dilation, int64_t groups, ct_tensor **out) {
@@ -672,8 +701,32 @@ ct_status ct_softmax(const ct_tensor *x, int64_t dim, bool log, ct_tensor **out)
 ct_status ct_scaled_dot_product_attention(const ct_tensor *q, const ct_tensor *k, const ct_tensor *v,
                                           const ct_tensor *mask, double dropout_p, bool is_causal, double scale,
                                           ct_tensor **out) {
-    CT_OUT(at::scaled_dot_product_attention(T(q), T(k), T(v), optional(mask), dropout_p, is_causal,
-                                            scale > 0 ? c10::optional<double>(scale) : c10::nullopt))
+    CT_TRY({
+        if (dropout_p > 0 && tl_dropout_generator) {
+            // Attention dropout from the run's own generator: the math of SDPA written out (the fused kernels
+            // draw from the device's default generator).
+            const at::Tensor &query = T(q);
+            const at::Tensor &key = T(k);
+            const at::Tensor &value = T(v);
+            double factor = scale > 0 ? scale : 1.0 / std::sqrt(static_cast<double>(query.size(-1)));
+            auto scores = at::matmul(query, key.transpose(-2, -1)) * factor;
+            if (is_causal) {
+                auto causal = at::ones({query.size(-2), key.size(-2)}, query.options().dtype(at::kBool)).tril();
+                scores = scores.masked_fill(causal.logical_not(), -std::numeric_limits<double>::infinity());
+            }
+            if (mask) {
+                const auto &m = T(mask);
+                scores = m.scalar_type() == at::kBool
+                    ? scores.masked_fill(m.logical_not(), -std::numeric_limits<double>::infinity())
+                    : scores + m;
+            }
+            auto weights = dropout_with_generator(at::softmax(scores, -1), dropout_p);
+            *out = wrap(at::matmul(weights, value));
+        } else {
+            *out = wrap(at::scaled_dot_product_attention(T(q), T(k), T(v), optional(mask), dropout_p, is_causal,
+                                                         scale > 0 ? c10::optional<double>(scale) : c10::nullopt));
+        }
+    })
 }
 ct_status ct_cross_entropy(const ct_tensor *logits, const ct_tensor *target, const ct_tensor *weight,
                            int reduction, int64_t ignore_index, double label_smoothing, ct_tensor **out) {

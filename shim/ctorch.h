@@ -88,7 +88,11 @@ ct_status ct_randperm(int64_t n, int device_type, int device_index, ct_generator
 ct_status ct_init_(ct_tensor *t, int kind, double a, double b, ct_generator *gen);
 
 /* ---- generators ------------------------------------------------------------------------------- */
+/** device_type 0: a CPU generator; 1 + N: a generator of CUDA device N (a libtorch with CUDA only). */
 ct_status ct_generator_new(uint64_t seed, int device_type, ct_generator **out);
+/** While set (not NULL), dropout and attention dropout on this thread draw from `g` instead of the device's
+ *  default generator; `g` is borrowed and must outlive the setting. NULL goes back to the default. */
+ct_status ct_set_dropout_generator(ct_generator *g);
 void ct_generator_free(ct_generator *g);
 /** A u8 tensor holding the generator's state; `g` NULL means the default CPU generator. */
 ct_status ct_generator_get_state(ct_generator *g, ct_tensor **out);

@@ -11,6 +11,17 @@ public final class Generator: @unchecked Sendable {
         handle = out
     }
 
+    /// A seeded generator of `device` (a CUDA generator for a CUDA device), independent of its default one.
+    public init(seed: UInt64, device: Device) {
+        var out: OpaquePointer?
+        let code: Int32 = switch device {
+        case .cpu: 0
+        case .cuda(let index): 1 + Int32(index)
+        }
+        if ct_generator_new(seed, code, &out) != 0 { reportFailure("Generator") }
+        handle = out
+    }
+
     deinit { ct_generator_free(handle) }
 
     /// The generator's state (a u8 tensor), for checkpoints.
@@ -35,42 +46,29 @@ public final class Generator: @unchecked Sendable {
     public static func restoreDefault(_ state: Tensor, on device: Device) {
         perform("generatorRestore") { ct_default_generator_set_state(device.typeCode, max(device.indexCode, 0), state.handle) }
     }
-
-    /// The state `device`'s default generator has right after being seeded with `seed` (the generator itself is
-    /// left as it was).
-    public static func seededDefaultState(_ seed: UInt64, on device: Device) -> Tensor {
-        let saved = defaultState(on: device)
-        perform("generatorSeed") { ct_default_generator_seed(device.typeCode, max(device.indexCode, 0), seed) }
-        let state = defaultState(on: device)
-        restoreDefault(saved, on: device)
-        return state
-    }
 }
 
-/// A random stream of its own for in-op randomness (dropout) that libtorch draws from `device`'s one default
-/// generator: `withDefault` swaps this stream's state in for the body and back out after, so two trainings that
-/// take turns in one process (K-fold, tests) do not disturb each other's dropout. Not for runs on two threads at
-/// once: they would share the default generator during their bodies.
+/// A training run's own random stream for dropout: inside `withDropout`, dropout and attention dropout on this
+/// thread draw from this generator rather than the device's process-wide default one, so two runs in one
+/// process (K-fold, tests, a server training beside another) cannot disturb each other's masks.
 public final class DropoutStream: @unchecked Sendable {
     public let device: Device
-    /// The stream's generator state (saved in checkpoints).
-    public private(set) var state: Tensor
+    let generator: Generator
 
     public init(seed: UInt64, device: Device) {
         self.device = device
-        state = Generator.seededDefaultState(seed, on: device)
+        generator = Generator(seed: seed, device: device)
     }
 
-    public func restore(_ state: Tensor) { self.state = state }
+    /// The generator's state (saved in checkpoints).
+    public var state: Tensor { generator.state }
 
-    /// Runs `body` with this stream as the device's default generator.
-    public func withDefault<R>(_ body: () throws -> R) rethrows -> R {
-        let outside = Generator.defaultState(on: device)
-        Generator.restoreDefault(state, on: device)
-        defer {
-            state = Generator.defaultState(on: device)
-            Generator.restoreDefault(outside, on: device)
-        }
+    public func restore(_ state: Tensor) { generator.restore(state) }
+
+    /// Runs `body` with dropout on this thread drawing from this stream.
+    public func withDropout<R>(_ body: () throws -> R) rethrows -> R {
+        perform("setDropoutGenerator") { ct_set_dropout_generator(generator.handle) }
+        defer { perform("setDropoutGenerator") { ct_set_dropout_generator(nil) } }
         return try body()
     }
 }

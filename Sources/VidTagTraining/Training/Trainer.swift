@@ -187,7 +187,7 @@ public final class Trainer {
                 defer { waitStarted = Date() }
                 micro.append(batch)
                 guard micro.count == train.gradientAccumulation else { continue }
-                let loss = try dropout.withDefault { try step(micro) }
+                let loss = try dropout.withDropout { try step(micro) }
                 state.batchInEpoch += micro.count
                 samplesSinceStart += micro.reduce(0) { $0 + $1.count } * (dataParallel?.group.worldSize ?? 1)
                 micro = []
