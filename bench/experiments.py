@@ -136,7 +136,7 @@ def test_score(a, run):
     truth = os.path.join(a.data, "test_a_truth.csv")
     command = [a.vidtag, "evaluate", "--data", a.data, "--model", run, "--split", "test_a", "--truth", truth, "--json"]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return json.loads([line for line in out.splitlines() if line.startswith("{")][-1])
+    return json.loads(out[out.index("{"):])  # one JSON line (older builds printed it over several lines)
 
 
 def measure_cost(a):
