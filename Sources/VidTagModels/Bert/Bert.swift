@@ -73,15 +73,18 @@ public final class BertSelfAttention {
         dropout = config.attentionProbsDropoutProb
     }
 
-    /// - mask: bool `[B, 1, 1, T]`, true where a key may be attended to (see `BertModel.attentionMask`).
-    public func forward(_ hidden: Tensor, mask: Tensor?, train: Bool) -> Tensor {
+    /// - context: the sequence keys and values come from (`encoder_hidden_states`, cross-attention) `[B, S, H]`;
+    ///   nil attends to `hidden` itself.
+    /// - mask: bool `[B, 1, 1, S]`, true where a key may be attended to (see `BertModel.attentionMask`).
+    public func forward(_ hidden: Tensor, context: Tensor? = nil, mask: Tensor?, train: Bool) -> Tensor {
         let batch = hidden.size(0)
         let length = hidden.size(1)
-        func splitHeads(_ x: Tensor) -> Tensor { x.view([batch, length, heads, headSize]).transpose(1, 2) }
-        let context = scaledDotProductAttention(
-            query: splitHeads(query(hidden)), key: splitHeads(key(hidden)), value: splitHeads(value(hidden)),
+        let source = context ?? hidden
+        func splitHeads(_ x: Tensor) -> Tensor { x.view([batch, x.size(1), heads, headSize]).transpose(1, 2) }
+        let attended = scaledDotProductAttention(
+            query: splitHeads(query(hidden)), key: splitHeads(key(source)), value: splitHeads(value(source)),
             mask: mask, dropout: train ? dropout : 0)  // [B, heads, T, D]
-        return context.transpose(1, 2).reshape([batch, length, heads * headSize])  // [B, T, H]
+        return attended.transpose(1, 2).reshape([batch, length, heads * headSize])  // [B, T, H]
     }
 }
 

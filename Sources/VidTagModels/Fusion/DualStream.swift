@@ -12,37 +12,20 @@ import Torch
 /// and LayerNorm around the residual (`BertAttention` as a cross-attention: keys `self.query`, `self.key`,
 /// `self.value`, `output.dense`, `output.LayerNorm`).
 public final class BertCrossAttention {
-    public let query: Linear
-    public let key: Linear
-    public let value: Linear
+    public let attention: BertSelfAttention
     public let output: BertResidualOutput
-    let heads: Int
-    let headSize: Int
-    let dropout: Double
 
     init(_ path: ParameterPath, config: BertConfig) {
-        let size = config.hiddenSize
-        let initializer = Initializer.normal(std: config.initializerRange)
-        query = Linear(path("self")("query"), inputSize: size, outputSize: size, initializer: initializer)
-        key = Linear(path("self")("key"), inputSize: size, outputSize: size, initializer: initializer)
-        value = Linear(path("self")("value"), inputSize: size, outputSize: size, initializer: initializer)
-        output = BertResidualOutput(path("output"), inputSize: size, config: config)
-        heads = config.numAttentionHeads
-        headSize = config.headSize
-        dropout = config.attentionProbsDropoutProb
+        attention = BertSelfAttention(path("self"), config: config)
+        output = BertResidualOutput(path("output"), inputSize: config.hiddenSize, config: config)
     }
 
     /// - hidden: the attending sequence `[B, T, H]`.
     /// - context: the attended sequence `[B, S, H]`.
     /// - mask: bool `[B, 1, 1, S]`, true where a context position may be attended to; nil for none padded.
     public func forward(_ hidden: Tensor, context: Tensor, mask: Tensor?, train: Bool) -> Tensor {
-        let batch = hidden.size(0)
-        func splitHeads(_ x: Tensor) -> Tensor { x.view([batch, x.size(1), heads, headSize]).transpose(1, 2) }
-        let attended = scaledDotProductAttention(
-            query: splitHeads(query(hidden)), key: splitHeads(key(context)), value: splitHeads(value(context)),
-            mask: mask, dropout: train ? dropout : 0)  // [B, heads, T, D]
-        let merged = attended.transpose(1, 2).reshape([batch, hidden.size(1), heads * headSize])  // [B, T, H]
-        return output.forward(merged, residual: hidden, train: train)
+        output.forward(attention.forward(hidden, context: context, mask: mask, train: train), residual: hidden,
+                       train: train)  // [B, T, H]
     }
 }
 
