@@ -114,6 +114,31 @@ struct LoaderTests {
         #expect(skipping.report.featureProblems == 1 && skipping.report.samples == 201)
     }
 
+    @Test("a concatenation of splits serves each split's samples under its own positions, end to end")
+    func concatenatedSplits() throws {
+        func builder(_ split: String) throws -> SampleBuilder {
+            try SampleBuilder(
+                dataRoot: DataRoot(url: try DemoFixture.root), split: split, tokenizer: DemoFixture.tokenizer,
+                budgets: TextBudgets(title: 16, asr: 16, ocr: 8), maxFrames: 4, frameSource: .features(dimension: 768),
+                labelSpace: .wechat2022, mode: .evaluate)
+        }
+        let labeled = try builder("labeled")
+        let unlabeled = try builder("unlabeled")
+        let both = try ConcatenatedSamples([labeled, unlabeled])
+        #expect(both.count == labeled.count + unlabeled.count && both.starts == [0, labeled.count])
+        #expect(both.locate(0) == (0, 0) && both.locate(labeled.count - 1) == (0, labeled.count - 1))
+        #expect(both.locate(labeled.count) == (1, 0) && both.locate(both.count - 1) == (1, unlabeled.count - 1))
+        let crossing = try both.sample(at: labeled.count + 3, epoch: 0)
+        let direct = try unlabeled.sample(at: 3, epoch: 0)
+        #expect(crossing.id == direct.id && crossing.frames == direct.frames && crossing.text == direct.text)
+        #expect(crossing.position == labeled.count + 3 && crossing.label == nil)
+
+        let data = try DataLoader(source: both, settings: LoaderSettings(batchSize: 32, seed: 5, workers: 2))
+        let ids = try drain(data.batches(epoch: 0)).flatMap(\.ids)
+        #expect(ids.count == both.count && Set(ids) == Set(labeled.index.ids + unlabeled.index.ids))
+        #expect(throws: SampleError.self) { try ConcatenatedSamples([]) }
+    }
+
     @Test("an epoch's report counts empty clips and corrupt frames")
     func report() throws {
         let builder = try SampleBuilder(

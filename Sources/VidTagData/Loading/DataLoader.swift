@@ -49,7 +49,8 @@ public struct LoaderPosition: Sendable, Equatable, Hashable, Codable, CustomStri
     public var description: String { "epoch \(epoch), batch \(batch)" }
 }
 
-/// Batches of one split, in an order fixed by (seed, epoch), built on background threads.
+/// Batches of a ``SampleSource`` (one split, or several end to end), in an order fixed by (seed, epoch),
+/// built on background threads.
 ///
 /// ```swift
 /// let loader = try DataLoader(builder: builder, settings: LoaderSettings(batchSize: 32))
@@ -59,23 +60,28 @@ public struct LoaderPosition: Sendable, Equatable, Hashable, Codable, CustomStri
 /// }
 /// ```
 public final class DataLoader: Sendable {
-    public let builder: SampleBuilder
+    public let source: any SampleSource
     public let settings: LoaderSettings
     /// The video positions this loader serves (a fold of the split), in index order.
     public let positions: [Int]
 
     /// - positions: the subset of the split's videos to serve (all when nil), e.g. the training folds.
-    public init(builder: SampleBuilder, settings: LoaderSettings, positions: [Int]? = nil) throws {
+    public convenience init(builder: SampleBuilder, settings: LoaderSettings, positions: [Int]? = nil) throws {
+        try self.init(source: builder, settings: settings, positions: positions)
+    }
+
+    /// - positions: the subset of the source's samples to serve (all when nil).
+    public init(source: any SampleSource, settings: LoaderSettings, positions: [Int]? = nil) throws {
         guard settings.batchSize > 0 else { throw SampleError.invalidSetting("batch size \(settings.batchSize) must be at least 1") }
         guard settings.workers >= 0, settings.queueCapacity > 0 else {
             throw SampleError.invalidSetting(
                 "workers (\(settings.workers)) must be 0 or more and queue capacity (\(settings.queueCapacity)) at least 1")
         }
-        self.builder = builder
+        self.source = source
         self.settings = settings
-        self.positions = positions ?? Array(0..<builder.count)
-        if let bad = self.positions.first(where: { !(0..<builder.count).contains($0) }) {
-            throw SampleError.invalidSetting("position \(bad) is outside the split's 0..<\(builder.count) videos")
+        self.positions = positions ?? Array(0..<source.count)
+        if let bad = self.positions.first(where: { !(0..<source.count).contains($0) }) {
+            throw SampleError.invalidSetting("position \(bad) is outside the source's 0..<\(source.count) videos")
         }
     }
 
@@ -103,8 +109,8 @@ public final class DataLoader: Sendable {
     func makeBatch(epoch: Int, batch: Int, order: [Int]) throws -> Batch {
         let start = batch * settings.batchSize
         let positions = order[start..<min(start + settings.batchSize, order.count)]
-        let samples = try positions.map { try builder.sample(at: $0, epoch: epoch) }
-        return try Batch(collating: samples, textPadding: settings.textPadding, paddingID: builder.index.paddingID,
+        let samples = try positions.map { try source.sample(at: $0, epoch: epoch) }
+        return try Batch(collating: samples, textPadding: settings.textPadding, paddingID: source.paddingID,
                          epoch: epoch, index: batch)
     }
 

@@ -26,7 +26,7 @@ public enum SampleMode: Sendable, Equatable {
 
 /// One model input: a video's text, frames with their mask, and its label when known.
 public struct Sample: Sendable {
-    /// The video's position in the split's ``VideoIndex``.
+    /// The video's position in its source: the split's ``VideoIndex``, or a concatenation of splits.
     public var position: Int
     public var id: String
     /// `[CLS] title [SEP] asr [SEP] ocr [SEP]`: ids, attention mask and token types (Int32).
