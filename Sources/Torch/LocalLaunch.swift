@@ -72,6 +72,14 @@ public final class LocalLaunch {
         for process in processes where process.isRunning { process.terminate() }
     }
 
+    /// Sends `number` (SIGTERM, SIGINT, …) to every rank still running.
+    public func signal(_ number: Int32) {
+        for process in processes where process.isRunning { kill(process.processIdentifier, number) }
+    }
+
+    /// Whether some rank is still running.
+    public var isRunning: Bool { processes.contains(where: \.isRunning) }
+
     /// A TCP port nothing listens on now (the kernel's pick for port 0 on the loopback interface).
     public static func freePort() throws -> Int {
         let socketHandle = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)

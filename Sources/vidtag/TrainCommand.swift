@@ -63,7 +63,7 @@ struct TrainCommand: ParsableCommand {
         StopSignal.install()
         let console = TrainingConsole(output: output, logEvery: config.train.logEvery)
         if let nproc, nproc > 1, try DistributedLaunch.fromEnvironment() == nil {
-            try launchLocalRanks(nproc)
+            try launchLocalRanks(nproc, run: run)
             return
         }
         if let launch = try DistributedLaunch.fromEnvironment() {
@@ -101,7 +101,7 @@ extension TrainCommand {
     /// Starts `count` copies of this command as the ranks of one group (the run folder was checked or
     /// cleared above); rank 0 prints, the others' standard output is dropped. Each gets an equal share of
     /// the cores unless train.threads is set.
-    func launchLocalRanks(_ count: Int) throws {
+    func launchLocalRanks(_ count: Int, run: RunFolder) throws {
         var arguments = Array(CommandLine.arguments.dropFirst())
         if let index = arguments.firstIndex(of: "--nproc") { arguments.removeSubrange(index...(index + 1)) }
         arguments.removeAll { $0.hasPrefix("--nproc=") || $0 == "--force" }
@@ -113,7 +113,19 @@ extension TrainCommand {
         let launch = try LocalLaunch(executable: executable, arguments: arguments, worldSize: count) { rank in
             (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
         }
+        // A stop asked of this process (SIGTERM from a scheduler, `kill`) is passed on to every rank as SIGTERM;
+        // the ranks agree on the step to stop at and each writes its checkpoint. (Ctrl-C in a terminal reaches
+        // the ranks too; SIGTERM after SIGINT still only asks them to stop.)
+        var forwarded = false
+        while launch.isRunning {
+            if StopSignal.requested && !forwarded {
+                launch.signal(SIGTERM)
+                forwarded = true
+            }
+            usleep(50_000)
+        }
         let statuses = launch.wait()
+        if StopSignal.requested { throw stopped(run) }
         if let failed = statuses.indices.first(where: { statuses[$0] != 0 }) {
             throw ValidationError("rank \(failed) of \(count) ended with status \(statuses[failed]) (its error is above)")
         }

@@ -122,6 +122,71 @@ struct DataParallelTests {
         #expect(TrainingFixture.maxAbsDifference(a.model, rank1.model) <= 1e-6)
     }
 
+    /// `vidtag train --nproc 2` arguments for a tiny run into `run`.
+    static func nprocArguments(_ run: URL, _ extra: [String]) throws -> [String] {
+        let settings = (TrainingFixture.tinyOverrides + ["model.vocabulary=\(try TrainingFixture.vocabularyFolder.path)"] + extra)
+            .flatMap { ["--set", $0] }
+        return ["train", "--data", try TrainingFixture.demoRoot.path, "--out", run.path, "--nproc", "2"] + settings
+    }
+
+    @Test("SIGTERM to the --nproc parent reaches the ranks: they stop at the same step with checkpoints, and --resume finishes",
+          .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)),
+          .timeLimit(.minutes(3)))
+    func sigtermToTheLauncherStopsEveryRank() throws {
+        let binary = try #require(TrainingFixture.vidtagBinary)
+        let run = TrainingFixture.temporaryFolder("ddp-sigterm")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let settings = ["train.max_steps=400", "train.eval_every=1000", "train.checkpoint_every=1"]
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = try Self.nprocArguments(run, settings)
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let rankZero = RunFolder(run).checkpointURL
+        let rankOne = RunFolder(run.appendingPathComponent("ranks/rank-1")).checkpointURL
+        let deadline = Date().addingTimeInterval(120)
+        while Date() < deadline, process.isRunning {
+            if let found = Checkpoint.latest(at: rankZero), let state = try? Checkpoint.read(from: found).state, state.step >= 3 { break }
+            usleep(10_000)
+        }
+        try #require(process.isRunning, "the run ended before it could be interrupted")
+        kill(process.processIdentifier, SIGTERM)
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGTERM, "\(output)")
+        #expect(output.contains("--resume"), "the launcher says how to resume: \(output)")
+        let zero = try Checkpoint.read(from: rankZero)
+        let one = try Checkpoint.read(from: rankOne)
+        #expect(zero.state.step >= 3 && zero.state.step < 400)
+        #expect(zero.state.step == one.state.step, "the ranks stopped at steps \(zero.state.step) and \(one.state.step)")
+        #expect(TrainingFixture.maxAbsDifference(zero.model, one.model) <= 1e-6)
+
+        let (status, resumed) = try TrainingFixture.runVidtag(
+            try Self.nprocArguments(run, ["train.max_steps=\(zero.state.step + 2)", "train.eval_every=1000"]) + ["--resume"])
+        #expect(status == 0, "\(resumed)")
+        #expect(try Checkpoint.read(from: rankZero).state.step == zero.state.step + 2)
+    }
+
+    @Test("early stopping under --nproc 2: rank 0 decides, every rank stops at the same step (none is left waiting)",
+          .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)),
+          .timeLimit(.minutes(3)))
+    func earlyStoppingStopsEveryRank() throws {
+        let run = TrainingFixture.temporaryFolder("ddp-patience")
+        defer { try? FileManager.default.removeItem(at: run) }
+        // Learning rates so small that the held-out score never changes: patience 1 runs out at the second evaluation.
+        let (status, output) = try TrainingFixture.runVidtag(try Self.nprocArguments(run, [
+            "train.max_steps=40", "train.eval_every=2", "train.early_stopping_patience=1", "train.text_learning_rate=1e-12",
+            "train.visual_learning_rate=1e-12", "train.head_learning_rate=1e-12",
+        ]))
+        #expect(status == 0, "\(output)")
+        let zero = try Checkpoint.read(from: RunFolder(run).checkpointURL)
+        let one = try Checkpoint.read(from: RunFolder(run.appendingPathComponent("ranks/rank-1")).checkpointURL)
+        #expect(zero.state.step < 40 && zero.state.evaluationsWithoutImprovement >= 1, "step \(zero.state.step)")
+        #expect(zero.state.step == one.state.step, "the ranks stopped at steps \(zero.state.step) and \(one.state.step)")
+    }
+
     @Test func shardsDealTheOrderLikeDistributedSampler() {
         let order = [10, 11, 12, 13, 14]
         #expect(LoaderShard(rank: 0, count: 2).deal(order) == [10, 12, 14])

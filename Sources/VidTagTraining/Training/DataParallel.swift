@@ -10,12 +10,19 @@ import Torch
 /// bucket's gradients are flattened into one buffer, all-reduced in one collective and copied back. The
 /// buckets hold the parameters in reverse order, the order backward produces their gradients. The
 /// all-reduce runs after the backward pass, not overlapped with it.
+///
+/// Stopping is agreed, never decided by one rank alone (a rank that left the loop would leave the others
+/// waiting in their next all-reduce): each rank's vote to stop (a signal, early stopping, which only rank 0
+/// can decide as it alone evaluates) rides in the last bucket of the step's all-reduce, and every rank reads
+/// the same tally after the step.
 public final class DataParallel {
     public let group: ProcessGroup
     /// The parameters whose gradients are averaged, in the caller's order.
     public let parameters: [Tensor]
     /// Indices into `parameters`, one array per bucket.
     public let buckets: [[Int]]
+    /// The share of ranks that voted to stop in the last `averageGradients`, left where the all-reduce put it.
+    private var stopVotes: Tensor?
 
     /// DistributedDataParallel's default bucket capacity.
     public static let defaultBucketBytes = 25 * 1024 * 1024
@@ -67,8 +74,10 @@ public final class DataParallel {
     /// Replaces every gradient by its mean over the ranks. A parameter without a gradient on this rank
     /// counts as zeros; it gets the mean when some rank had a gradient for it and stays without one when
     /// no rank had (as in one process, where the optimizer then skips it).
-    public func averageGradients() throws {
-        for bucket in buckets {
+    /// - votingToStop: this rank's vote; `stopAgreed` tells after the call whether any rank voted so.
+    public func averageGradients(votingToStop: Bool = false) throws {
+        for (bucketIndex, bucket) in buckets.enumerated() {
+            let carriesVotes = bucketIndex == buckets.count - 1
             let members = bucket.map { parameters[$0] }
             let gradients = members.map(\.grad)
             // One flag per parameter after the gradients: 1 where this rank has a gradient.
@@ -78,14 +87,16 @@ public final class DataParallel {
                 let pieces = zip(members, gradients).map { parameter, gradient in
                     gradient?.flatten() ?? Tensor.zeros([parameter.count], dtype: dtype, device: device)
                 }
-                let flags = Tensor.full([members.count], 0, dtype: dtype, device: device)
+                let flags = Tensor.full([members.count + (carriesVotes ? 1 : 0)], 0, dtype: dtype, device: device)
                 for (index, gradient) in gradients.enumerated() where gradient != nil {
                     flags.select(dim: 0, index: index).fill_(1)
                 }
+                if carriesVotes && votingToStop { flags.select(dim: 0, index: members.count).fill_(1) }
                 return cat(pieces + [flags])
             }
             try group.allReduce(flat, .average)
-            let parts = flat.split(sizes: members.map(\.count) + [members.count])
+            var parts = flat.split(sizes: members.map(\.count) + [members.count] + (carriesVotes ? [1] : []))
+            if carriesVotes { stopVotes = parts.removeLast() }
             let allPresent = gradients.allSatisfy { $0 != nil }
             // Only a rank that lacks a gradient must know whether another rank had one: a host read then.
             let present = allPresent ? [] : parts[members.count].to(.float64).toArray(Double.self)
@@ -100,5 +111,12 @@ public final class DataParallel {
                 }
             }
         }
+    }
+
+    /// Whether some rank voted to stop in the last `averageGradients` (false before the first). Reads one
+    /// value from the device: the same answer on every rank.
+    public var stopAgreed: Bool {
+        guard let stopVotes else { return false }
+        return stopVotes.to(.float64).toArray(Double.self)[0] > 0
     }
 }

@@ -106,7 +106,7 @@ public final class Trainer {
                 pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
             }
         }
-        try dataParallel?.averageGradients()
+        try dataParallel?.averageGradients(votingToStop: shouldStop() || patienceRanOut)
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
         } else {
@@ -207,7 +207,9 @@ public final class Trainer {
                     dataWaitFraction: dataWait / elapsed)))
 
                 if evaluating, let evaluate { try evaluateAndKeepBest(evaluate, log: log) }
-                let stopping = shouldStop() || stopAfterStep == state.step || patienceRanOut
+                // Data-parallel ranks stop together, on the tally of the votes cast in this step's all-reduce.
+                let stopRequested = dataParallel.map(\.stopAgreed) ?? (shouldStop() || patienceRanOut)
+                let stopping = stopRequested || stopAfterStep == state.step
                 if evaluating || stopping || (train.checkpointEvery > 0 && state.step % train.checkpointEvery == 0) {
                     _ = try flushLosses()  // a checkpoint never holds weights a non-finite loss came from
                     try saveCheckpoint()
@@ -223,7 +225,7 @@ public final class Trainer {
             }
             if let evaluate, train.evalEvery == 0 { try evaluateAndKeepBest(evaluate, log: log) }
             try saveCheckpoint()
-            if patienceRanOut { break }
+            if patienceRanOut && dataParallel == nil { break }  // data-parallel: rank 0 votes in the next step
         }
         if state.step < state.totalSteps {
             if patienceRanOut {
