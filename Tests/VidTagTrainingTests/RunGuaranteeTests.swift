@@ -17,6 +17,24 @@ extension TrainingRunTests {
             return arguments
         }
 
+        @Test("the held-out fold follows data.folds_seed, not the run's seed: runs with other seeds hold out the same videos")
+        func foldsFollowTheirOwnSeed() throws {
+            let tokenizer = try BertTokenizer(directory: try TrainingFixture.vocabularyFolder.path)
+            let labels = try LabelSpace(for: try TrainingFixture.demo)
+            let index = try VideoIndex(dataRoot: try TrainingFixture.demo, split: "labeled", tokenizer: tokenizer, labelSpace: labels)
+            let labelled = (0..<index.count).filter { index.label(at: $0) != nil }
+            func heldOut(_ overrides: [String]) throws -> Set<String> {
+                let session = try TrainingFixture.session(try TrainingFixture.tinyConfig(overrides),
+                                                          run: TrainingFixture.temporaryFolder("folds-seed"))
+                let folds = try #require(try session.heldOutFolds(index: index, labelled: labelled, labels: labels))
+                return Set(folds.validationIds(fold: 0))
+            }
+            let first = try heldOut(["seed=1"])
+            #expect(!first.isEmpty)
+            #expect(try heldOut(["seed=2"]) == first)
+            #expect(try heldOut(["seed=1", "data.folds_seed=5"]) != first)
+        }
+
         @Test("a K-fold member records its fold, and evaluation scores that fold, not fold 0")
         func evaluationUsesTheRecordedFold() throws {
             let run = RunFolder(TrainingFixture.temporaryFolder("kfold-eval"))

@@ -7,7 +7,8 @@ import VidTagModels
 /// `--set a.b=value`, saved resolved into the run folder (`run_config.json`). Unknown keys are rejected.
 /// `vidtag print-config` prints the defaults below; docs/config.md explains each key.
 public struct RunConfig: Codable, Sendable, Equatable {
-    /// Seed of every random source in the run (initialisation, shuffling, dropout, frame sampling).
+    /// Seed of every random source in the run (initialisation, shuffling, dropout, frame sampling) but the
+    /// folds (`data.folds_seed`).
     public var seed: Int = 42
     public var data = DataSettings()
     public var model = ModelSettings()
@@ -21,6 +22,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var trainSplit = "labeled"
         /// Fraction of `train_split` held out for evaluation (stratified by level-2 label).
         public var validationFraction = 0.1
+        /// Seed of the stratified folds, apart from `seed`: runs that differ only in their seed hold out the
+        /// same videos, so that their spread is the seed's alone.
+        public var foldsSeed = 0
         /// Token budgets of the text segments: `[CLS] title [SEP] asr [SEP] ocr [SEP]`.
         public var titleTokens = 64
         public var asrTokens = 64
@@ -168,7 +172,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
 
 extension RunConfig.DataSettings {
     enum CodingKeys: String, CodingKey {
-        case trainSplit = "train_split", validationFraction = "validation_fraction", titleTokens = "title_tokens"
+        case trainSplit = "train_split", validationFraction = "validation_fraction", foldsSeed = "folds_seed"
+        case titleTokens = "title_tokens"
         case asrTokens = "asr_tokens", ocrTokens = "ocr_tokens", maxFrames = "max_frames", frameSource = "frame_source"
         case featureSize = "feature_size", workers, prefetchBatches = "prefetch_batches"
         case badRecordPolicy = "bad_record_policy"

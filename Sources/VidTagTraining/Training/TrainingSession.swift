@@ -190,7 +190,7 @@ public struct TrainingSession {
     }
 
     /// The folds of the labelled videos, stratified by level-2 label: read from the run (resume) or the K-fold
-    /// parent, else made from the seed. Nil when nothing is held out.
+    /// parent, else made from `data.folds_seed`. Nil when nothing is held out.
     func heldOutFolds(index: VideoIndex, labelled: [Int], labels: LabelSpace) throws -> FoldAssignment? {
         let fraction = config.data.validationFraction
         let count = foldCount > 0 ? foldCount : (fraction > 0 ? max(2, Int((1 / fraction).rounded())) : 0)
@@ -201,7 +201,7 @@ public struct TrainingSession {
         }
         return try FoldAssignment.stratified(
             ids: ids, labels: labelled.map { labels.level2Ids[index.label(at: $0)!] }, foldCount: count,
-            seed: UInt64(config.seed))
+            seed: UInt64(config.data.foldsSeed))
     }
 
     func partition(_ labelled: [Int], index: VideoIndex, folds: FoldAssignment?) -> (train: [Int], heldOut: [Int]) {
