@@ -12,6 +12,7 @@ let vidtagCommands: [ParsableCommand.Type] = [
     PrintConfigCommand.self,
     CheckSubmissionCommand.self,
     TuneBoostCommand.self,
+    TuneWeightsCommand.self,
     AverageCommand.self,
     ScoreCommand.self,
     ExtractFeaturesCommand.self,

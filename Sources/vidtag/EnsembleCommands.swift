@@ -4,7 +4,8 @@ import Torch
 import VidTagData
 import VidTagTraining
 
-/// `vidtag tune-boost`: the small-class boost tuned on a K-fold run's out-of-fold predictions.
+/// `vidtag tune-boost`: the small-class boost tuned on out-of-fold predictions: a K-fold run's, or an
+/// ensemble's (kinds may differ) over the same folds.
 struct TuneBoostCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tune-boost",
@@ -19,14 +20,8 @@ struct TuneBoostCommand: ParsableCommand {
         let selection = try models.selection()
         let data = DataRoot(path: data)
         let labels = try LabelSpace(for: data)
-        // The held-out predictions the models were selected on: saved by training (oof.safetensors), else made.
-        let saved = selection.given.count == 1 ? RunFolder(selection.given[0]).outOfFoldURL : nil
-        let outOfFold: Predictions
-        if let saved, FileManager.default.fileExists(atPath: saved.path), models.boost == nil {
-            outOfFold = try Predictions.load(saved)
-        } else {
-            outOfFold = try selection.predictHeldOut(data: data, device: try models.parsedDevice()).predictions
-        }
+        // The held-out predictions the models were selected on (saved by training, else made), combined.
+        let outOfFold = try selection.predictHeldOut(data: data, device: try models.parsedDevice()).predictions
         var counts = [Int](repeating: 0, count: labels.level2Count)
         for label in outOfFold.truth where label >= 0 { counts[Int(label)] += 1 }
         let boost = try SmallClassBoost.tune(outOfFold: outOfFold, counts: counts, labelSpace: labels)
@@ -36,6 +31,40 @@ struct TuneBoostCommand: ParsableCommand {
         try AtomicFile.write(try encoder.encode(boost), to: url)
         print(String(format: "beta %.2f: out-of-fold score %.4f → %.4f (%@)", boost.beta, boost.scoreBefore ?? 0,
                      boost.scoreAfter ?? 0, url.path))
+    }
+}
+
+/// `vidtag tune-weights`: ensemble weights tuned on the members' out-of-fold predictions.
+struct TuneWeightsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tune-weights",
+        abstract: "Tune ensemble weights on the members' out-of-fold predictions (never on test).",
+        discussion: """
+            The members (model kinds may differ) must have held out the same videos: K-fold runs (any \
+            folds), or models with the same held-out fold (data.folds_seed). Coordinate ascent on the challenge \
+            score from equal weights; prints the --weights to pass to evaluate / predict (one per --model) and \
+            writes them to weights.json. The tuned score selected the weights: report the ensemble on test.
+            """)
+
+    @OptionGroup var models: ModelOptions
+    @Option(help: "Data root (for the label space, and for held-out predictions a folder does not have yet).") var data: String
+    @Option(help: "Where to write weights.json (default: beside the first --model).") var out: String?
+
+    func run() throws {
+        let selection = try models.selection()
+        guard selection.given.count > 1 else {
+            throw ValidationError("give two or more --model folders (a K-fold folder counts once)")
+        }
+        let (members, labels) = try selection.heldOutByFolder(data: DataRoot(path: data), device: try models.parsedDevice())
+        let tuned = try EnsembleWeights.tune(members, labels: labels, averaging: selection.averaging)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let url = out.map { URL(fileURLWithPath: $0) }
+            ?? selection.given[0].appendingPathComponent("weights.json")
+        try AtomicFile.write(try encoder.encode(tuned), to: url)
+        let text = tuned.weights.map { String(format: "%.3f", $0) }.joined(separator: ",")
+        print(String(format: "out-of-fold score %.4f (equal weights) → %.4f; --weights %@ (%@)",
+                     tuned.scoreBefore, tuned.scoreAfter, text, url.path))
     }
 }
 

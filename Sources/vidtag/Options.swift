@@ -7,7 +7,7 @@ import VidTagTraining
 struct ModelOptions: ParsableArguments {
     @Option(help: "A model or run folder, or a K-fold folder (standing for its fold models); repeat for an ensemble.")
     var model: [String]
-    @Option(help: "Ensemble weights, one per model (a K-fold folder counts as its folds), comma-separated (default: equal).")
+    @Option(help: "Ensemble weights, comma-separated: one per model (a K-fold folder counts as its folds), or one per --model (default: equal).")
     var weights: String?
     @Option(help: "Ensemble averaging: \(Ensemble.Averaging.allCases.map(\.rawValue).joined(separator: " or ")).")
     var average: Ensemble.Averaging = .probabilities

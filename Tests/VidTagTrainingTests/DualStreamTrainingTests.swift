@@ -141,5 +141,66 @@ extension TrainingRunTests {
             let difference = Self.maxAbsDifference(ensemble.probabilities, average)
             #expect(difference <= 1e-6, "the ensemble differs from the hand-computed average by \(difference)")
         }
+
+        @Test("out-of-fold predictions of a single-stream and a dual-stream K-fold run combine: evaluate, tune-weights and tune-boost work on them; a run that held out other videos is refused")
+        func mixedKindOutOfFold() throws {
+            func kfold(_ extra: [String], name: String) throws -> URL {
+                let run = RunFolder(TrainingFixture.temporaryFolder(name))
+                let config = try TrainingFixture.tinyConfig(extra + ["train.max_steps=3", "train.eval_every=3"])
+                _ = try #require(try KFoldTraining(config: config, data: TrainingFixture.demo, run: run, folds: 2).train())
+                return run.url
+            }
+            let single = try kfold(["model.kind=single_stream", "data.max_frames=3"], name: "oof-single")
+            let dual = try kfold(Self.dual, name: "oof-dual")
+            // One model with one held-out fold: it held out a part of what the K-fold runs did.
+            let (oneFold, _) = try Self.train(["train.max_steps=3", "train.eval_every=3", "data.validation_fraction=0.5"],
+                                              name: "oof-one-fold")
+            let otherFolds = oneFold.url
+            defer { for url in [single, dual, otherFolds] { try? FileManager.default.removeItem(at: url) } }
+
+            let each = try [single, dual].map {
+                try ModelSelection(models: [$0.path]).predictHeldOut(data: TrainingFixture.demo, device: .cpu).predictions
+            }
+            #expect(Set(each[0].ids) == Set(each[1].ids) && each[0].ids.count == 200)
+            let selection = try ModelSelection(models: [single.path, dual.path], weights: [3, 1])
+            #expect(selection.weights == [1.5, 1.5, 0.5, 0.5], "one weight per --model is shared by its fold models")
+            let combined = try selection.predictHeldOut(data: TrainingFixture.demo, device: .cpu).predictions
+            let rowOfDual = Dictionary(uniqueKeysWithValues: each[1].ids.enumerated().map { ($1, $0) })
+            var worst = 0.0
+            let classes = combined.classes
+            #expect(classes == each[0].classes && classes == each[1].classes)
+            for (row, id) in combined.ids.enumerated() {
+                let s = try #require(each[0].ids.firstIndex(of: id))
+                let d = try #require(rowOfDual[id])
+                for c in 0..<classes {
+                    let expected = 0.75 * Double(each[0].probabilities[s * classes + c]) + 0.25 * Double(each[1].probabilities[d * classes + c])
+                    worst = max(worst, abs(expected - Double(combined.probabilities[row * classes + c])))
+                }
+            }
+            #expect(worst <= 1e-6, "the out-of-fold ensemble differs from the hand-weighted one by \(worst)")
+            #expect(combined.truth == combined.ids.map { each[0].truth[each[0].ids.firstIndex(of: $0)!] })
+
+            let evaluated = try TrainingFixture.runVidtag(
+                ["evaluate", "--data", TrainingFixture.demoRoot.path, "--model", single.path, "--model", dual.path, "--json"])
+            #expect(evaluated.status == 0, "\(evaluated.output)")
+            let weightsFile = TrainingFixture.temporaryFolder("oof-weights").appendingPathExtension("json")
+            defer { try? FileManager.default.removeItem(at: weightsFile) }
+            let tuned = try TrainingFixture.runVidtag(["tune-weights", "--data", TrainingFixture.demoRoot.path, "--model",
+                                                       single.path, "--model", dual.path, "--out", weightsFile.path])
+            #expect(tuned.status == 0 && tuned.output.contains("--weights"), "\(tuned.output)")
+            let weights = try JSONDecoder().decode(EnsembleWeights.self, from: Data(contentsOf: weightsFile))
+            #expect(weights.weights.count == 2 && abs(weights.weights.reduce(0, +) - 1) < 1e-9)
+            #expect(weights.scoreAfter >= weights.scoreBefore)
+            let boosted = try TrainingFixture.runVidtag(["tune-boost", "--data", TrainingFixture.demoRoot.path, "--model",
+                                                         single.path, "--model", dual.path, "--out", weightsFile.path + ".boost"])
+            #expect(boosted.status == 0, "\(boosted.output)")
+            try? FileManager.default.removeItem(atPath: weightsFile.path + ".boost")
+
+            #expect {
+                try ModelSelection(models: [single.path, otherFolds.path]).predictHeldOut(data: TrainingFixture.demo, device: .cpu)
+            } throws: { error in
+                "\(error)".contains(otherFolds.path) && "\(error)".contains("held out other videos") && "\(error)".contains("--split")
+            }
+        }
     }
 }

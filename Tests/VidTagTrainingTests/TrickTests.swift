@@ -161,6 +161,31 @@ import VidTagData
         }
     }
 
+    @Test("tuned ensemble weights move toward the member that is right, sum to 1, and never score below equal weights")
+    func ensembleWeightsTuneTowardTheBetterMember() throws {
+        let labels = try LabelSpace(level2Ids: ["0100", "0101", "0200"])
+        let truth: [Int32] = [0, 1, 2, 0, 1, 2, 0, 1]
+        let ids = truth.indices.map { "v\($0)" }
+        // `right` puts 0.6 on the true class; `wrong` puts 0.9 on the next class: equal weights follow `wrong`.
+        func rows(_ shift: Int, _ peak: Float) -> [Float] {
+            truth.flatMap { label -> [Float] in
+                var row = [Float](repeating: (1 - peak) / 2, count: 3)
+                row[(Int(label) + shift) % 3] = peak
+                return row
+            }
+        }
+        let right = Predictions(ids: ids, probabilities: rows(0, 0.6), classes: 3, truth: truth)
+        let wrong = Predictions(ids: ids, probabilities: rows(1, 0.9), classes: 3, truth: truth)
+        let tuned = try EnsembleWeights.tune([wrong, right], labels: labels)
+        #expect(abs(tuned.weights.reduce(0, +) - 1) < 1e-9)
+        #expect(tuned.weights[1] > tuned.weights[0], "weights \(tuned.weights)")
+        #expect(tuned.scoreAfter == 1 && tuned.scoreBefore < tuned.scoreAfter)
+        let equal = try EnsembleWeights.tune([right, right], labels: labels)
+        #expect(equal.weights == [0.5, 0.5], "no gain, no move: \(equal.weights)")
+        #expect(zip(EnsembleWeights.setting([0.5, 0.25, 0.25], 0, to: 0.8), [0.8, 0.1, 0.1]).allSatisfy { abs($0 - $1) < 1e-12 })
+        #expect(throws: ConfigError.self) { try EnsembleWeights.tune([right], labels: labels) }
+    }
+
     @Test func smallClassBoostRescalesAndTunesOnOutOfFold() throws {
         let boost = SmallClassBoost(beta: 1, counts: [100, 10])
         let boosted = boost.apply(to: Predictions(ids: ["a"], probabilities: [0.8, 0.2], classes: 2))

@@ -10,19 +10,31 @@ public struct ModelSelection {
     /// The folders as given (a K-fold folder once).
     public let given: [URL]
     public var weights: [Double]?
+    /// How many members each given folder stands for.
+    public let memberCounts: [Int]
     public var averaging: Ensemble.Averaging
     public var boost: SmallClassBoost?
 
+    /// - weights: one per member (a K-fold folder counting as its folds), or one per given folder, which its
+    ///   members then share equally (what `vidtag tune-weights` writes).
     public init(models: [String], weights: [Double]? = nil, averaging: Ensemble.Averaging = .probabilities,
                 boost: URL? = nil) throws {
         guard !models.isEmpty else { throw ConfigError("give at least one --model (a model folder or a K-fold folder)") }
         given = models.map { URL(fileURLWithPath: $0) }
-        members = try given.flatMap { try KFoldManifest.members(of: $0) ?? [$0] }
-        if let weights, weights.count != members.count {
+        let groups = try given.map { try KFoldManifest.members(of: $0) ?? [$0] }
+        members = groups.flatMap { $0 }
+        if let weights, weights.count == given.count, weights.count != members.count {
+            self.weights = zip(weights, groups).flatMap { weight, group in
+                [Double](repeating: weight / Double(group.count), count: group.count)
+            }
+        } else if let weights, weights.count != members.count {
             throw ConfigError("--weights has \(weights.count) values for \(members.count) models "
-                + "(\(members.map(\.lastPathComponent).joined(separator: ", "))): one per model, a K-fold folder counting as its folds")
+                + "(\(members.map(\.lastPathComponent).joined(separator: ", "))): one per model, a K-fold folder counting "
+                + "as its folds, or one per --model (\(given.count))")
+        } else {
+            self.weights = weights
         }
-        self.weights = weights
+        memberCounts = groups.map(\.count)
         self.averaging = averaging
         if let boost {
             do {
@@ -51,25 +63,92 @@ public struct ModelSelection {
     }
 
     /// The held-out predictions the models were selected on: a model folder's held-out fold, or a K-fold
-    /// folder's out-of-fold predictions (each fold model on the fold it did not train on).
+    /// folder's out-of-fold predictions (each fold model on the fold it did not train on). Several given
+    /// folders (kinds may differ: single- and dual-stream, the baseline) must have held out the same videos —
+    /// K-fold runs (whatever their folds: each prediction still comes from a model that did not train on the
+    /// video), or models with the same held-out fold (`data.folds_seed`); their predictions are then combined
+    /// like the ensemble's (each given folder weighing what its members weigh).
+    /// Saved predictions (`oof.safetensors`, written by training) are used when present.
     public func predictHeldOut(data: DataRoot, device: Device, workers: Int = 2, batchSize: Int = 64)
         throws -> (predictions: Predictions, labels: LabelSpace)
     {
-        guard given.count == 1 else {
-            throw ConfigError("\(given.count) models each held out their own videos: score an ensemble on a split "
-                + "with --split (and --truth for an unlabelled one)")
-        }
-        var parts: [Predictions] = []
+        let (perFolder, labels) = try heldOutByFolder(data: data, device: device, workers: workers, batchSize: batchSize)
+        let combined = perFolder.count == 1
+            ? perFolder[0] : try Ensemble.combine(perFolder, weights: folderWeights, averaging: averaging)
+        return (boost?.apply(to: combined) ?? combined, labels)
+    }
+
+    /// Each given folder's held-out predictions, unboosted, all in one video order (see `predictHeldOut`).
+    public func heldOutByFolder(data: DataRoot, device: Device, workers: Int = 2, batchSize: Int = 64)
+        throws -> (predictions: [Predictions], labels: LabelSpace)
+    {
+        var perFolder: [Predictions] = []
         var labels: LabelSpace?
-        for folder in members {
-            let runner = try ModelRunner(model: folder, device: device, workers: workers, batchSize: batchSize)
-            try Self.check(runner.loaded.labels, against: &labels, folder: folder)
-            let split = try RunConfig.load(RunFolder(folder).configURL).data.trainSplit
+        var offset = 0
+        for (folder, count) in zip(given, memberCounts) {
+            let group = Array(members[offset..<(offset + count)])
+            offset += count
+            perFolder.append(try heldOut(of: folder, members: group, data: data, device: device, workers: workers,
+                                         batchSize: batchSize, labels: &labels))
+        }
+        return (try Self.aligned(perFolder, folders: given), labels!)
+    }
+
+    /// The weight of each given folder: the sum of its members' weights (nil: equal).
+    public var folderWeights: [Double]? {
+        weights.map { weights in
+            var start = 0
+            return memberCounts.map { count in
+                defer { start += count }
+                return weights[start..<(start + count)].reduce(0, +)
+            }
+        }
+    }
+
+    /// One given folder's held-out predictions: saved by training, or made by its members.
+    func heldOut(of folder: URL, members: [URL], data: DataRoot, device: Device, workers: Int, batchSize: Int,
+                 labels: inout LabelSpace?) throws -> Predictions {
+        var parts: [Predictions] = []
+        for member in members {
+            try Self.check(try LabelSpace(contentsOf: ModelFolder(member).labelsURL), against: &labels, folder: member)
+            let saved = RunFolder(member).outOfFoldURL
+            if FileManager.default.fileExists(atPath: saved.path) {
+                parts.append(try Predictions.load(saved))
+                continue
+            }
+            let runner = try ModelRunner(model: member, device: device, workers: workers, batchSize: batchSize)
+            let split = try RunConfig.load(RunFolder(member).configURL).data.trainSplit
             parts.append(try runner.predict(data: data, split: split, select: try runner.heldOutFold()).0)
         }
-        let outOfFold = Predictions(ids: parts.flatMap(\.ids), probabilities: parts.flatMap(\.probabilities),
-                                    classes: parts[0].classes, truth: parts.flatMap(\.truth))
-        return (boost?.apply(to: outOfFold) ?? outOfFold, labels!)
+        return Predictions(ids: parts.flatMap(\.ids), probabilities: parts.flatMap(\.probabilities),
+                           classes: parts[0].classes, truth: parts.flatMap(\.truth))
+    }
+
+    /// The folders' held-out predictions in the first's video order; they must cover the same videos.
+    static func aligned(_ predictions: [Predictions], folders: [URL]) throws -> [Predictions] {
+        guard let first = predictions.first else { return [] }
+        let order = Dictionary(uniqueKeysWithValues: first.ids.enumerated().map { ($1, $0) })
+        return try zip(predictions, folders).map { member, folder in
+            let rows = Dictionary(uniqueKeysWithValues: member.ids.enumerated().map { ($1, $0) })
+            guard Set(rows.keys) == Set(order.keys) else {
+                let missing = first.ids.first { rows[$0] == nil }
+                let extra = member.ids.first { order[$0] == nil }
+                throw ConfigError("\(folder.path) held out other videos than \(folders[0].path) (\(member.ids.count) against "
+                    + "\(first.ids.count); \(missing.map { "video \($0) is missing" } ?? "video \(extra!) is extra")): "
+                    + "held-out predictions combine only when they cover the same videos (K-fold runs, or runs with the "
+                    + "same held-out fold: same data.folds_seed and validation_fraction); score such an ensemble on a "
+                    + "split with --split (and --truth)")
+            }
+            let classes = member.classes
+            var probabilities = [Float]()
+            probabilities.reserveCapacity(member.probabilities.count)
+            for id in first.ids {
+                let row = rows[id]!
+                probabilities += member.probabilities[(row * classes)..<((row + 1) * classes)]
+            }
+            return Predictions(ids: first.ids, probabilities: probabilities, classes: classes,
+                               truth: first.ids.map { member.truth[rows[$0]!] })
+        }
     }
 
     /// Members' predictions of the same videos, combined with the weights and averaging, then boosted.
