@@ -180,6 +180,18 @@ extension TrainingRunTests {
             #expect(worst <= 1e-6, "the out-of-fold ensemble differs from the hand-weighted one by \(worst)")
             #expect(combined.truth == combined.ids.map { each[0].truth[each[0].ids.firstIndex(of: $0)!] })
 
+            // Prediction on a split: the fold models of each run share one pass (one recipe per run), and the
+            // ensemble equals the average of the four members run one by one.
+            let four = try ModelSelection(models: [single.path, dual.path])
+            #expect(try four.recipeGroups() == [[0, 1], [2, 3]])
+            let together = try four.predict(data: TrainingFixture.demo, split: "test_a", device: .cpu, workers: 1).predictions
+            let alone = try four.members.map {
+                try ModelRunner(model: $0, device: .cpu, workers: 1).predict(data: TrainingFixture.demo, split: "test_a").0
+            }
+            let average = (0..<together.probabilities.count).map { i in alone.reduce(0) { $0 + Double($1.probabilities[i]) } / 4 }
+            #expect(alone.allSatisfy { $0.ids == together.ids })
+            #expect(zip(average, together.probabilities).map { abs($0 - Double($1)) }.max()! <= 1e-6)
+
             let evaluated = try TrainingFixture.runVidtag(
                 ["evaluate", "--data", TrainingFixture.demoRoot.path, "--model", single.path, "--model", dual.path, "--json"])
             #expect(evaluated.status == 0, "\(evaluated.output)")

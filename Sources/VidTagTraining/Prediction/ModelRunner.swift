@@ -4,15 +4,30 @@ import VidTagData
 import VidTagModels
 
 /// Runs a saved model over a split of a data root with the data settings it was trained with (the same
-/// sample code as training's evaluation).
+/// sample code as training's evaluation) — or several models that share those settings, in one pass.
 public struct ModelRunner {
-    public let loaded: LoadedModel
+    /// The first (or only) model: its folder's settings, vocabulary and labels define the inputs.
+    public var loaded: LoadedModel { models[0] }
+    /// The models run on each batch; all take the same inputs (`DataRecipe`).
+    public let models: [LoadedModel]
     public let device: Device
     public let workers: Int
     public let batchSize: Int
 
     public init(model folder: URL, device: Device, workers: Int = 2, batchSize: Int = 64) throws {
-        self.loaded = try ModelFolder(folder).load(device: device)
+        try self.init(models: [try ModelFolder(folder).load(device: device)], device: device, workers: workers,
+                      batchSize: batchSize)
+    }
+
+    /// - models: loaded models with one data recipe (`DataRecipe(of:)` equal), at least one.
+    public init(models: [LoadedModel], device: Device, workers: Int = 2, batchSize: Int = 64) throws {
+        guard let first = models.first else { throw ConfigError("a model runner needs at least one model") }
+        let recipe = try DataRecipe(of: first.folder)
+        for other in models.dropFirst() where try DataRecipe(of: other.folder) != recipe {
+            throw ConfigError("\(other.folder.url.path) reads its videos differently from \(first.folder.url.path) "
+                + "(text budgets, frames, frame source or vocabulary): it needs a runner of its own")
+        }
+        self.models = models
         self.device = device
         self.workers = workers
         self.batchSize = batchSize
@@ -24,6 +39,13 @@ public struct ModelRunner {
     /// - select: the positions to predict, given the split's index (all when nil).
     public func predict(data: DataRoot, split: String, select: ((VideoIndex) throws -> [Int])? = nil,
                         dtype: DType? = nil) throws -> (Predictions, VideoIndex) {
+        let (each, index) = try predictEach(data: data, split: split, select: select, dtype: dtype)
+        return (each[0], index)
+    }
+
+    /// Every model's probabilities for the videos of `split`, from one pass over the data, in `models` order.
+    public func predictEach(data: DataRoot, split: String, select: ((VideoIndex) throws -> [Int])? = nil,
+                            dtype: DType? = nil) throws -> ([Predictions], VideoIndex) {
         let tokenizer = try BertTokenizer(directory: loaded.folder.url.path)
         let index = try VideoIndex(dataRoot: data, split: split, tokenizer: tokenizer, budgets: loaded.data.budgets,
                                    labelSpace: loaded.labels, badRecords: .skip)
@@ -33,9 +55,27 @@ public struct ModelRunner {
         let loader = try DataLoader(builder: builder,
                                     settings: LoaderSettings(batchSize: batchSize, shuffle: false, workers: workers),
                                     positions: chosen)
-        let predictions = try Predictor.predict(model: loaded.model, batches: loader.batches(epoch: 0), device: device,
-                                                classes: loaded.labels.level2Count, autocast: dtype)
+        let predictions = try Predictor.predict(models: models.map(\.model), batches: loader.batches(epoch: 0),
+                                                device: device, classes: loaded.labels.level2Count, autocast: dtype)
         return (predictions, index)
+    }
+}
+
+/// How a model folder reads a video: its vocabulary, token budgets, frame count, frame source and (for raw
+/// frames) its preprocessing. Models with equal recipes take identical inputs, so one loader serves them all
+/// (a K-fold run's fold models: one pass over the data instead of K).
+public struct DataRecipe: Equatable {
+    public let settings: ModelDataSettings
+    let vocabulary: Data
+    let preprocessing: Data?
+
+    public init(of folder: ModelFolder) throws {
+        var settings = try JSONDecoder().decode(ModelDataSettings.self, from: Data(contentsOf: folder.dataSettingsURL))
+        settings.heldOutFold = nil
+        self.settings = settings
+        vocabulary = try Data(contentsOf: folder.vocabularyURL)
+        preprocessing = settings.frameSource == .frames
+            ? try Data(contentsOf: folder.frameEncoderURL.appendingPathComponent(FrameEncoderFolder.preprocessorName)) : nil
     }
 }
 

@@ -46,20 +46,39 @@ public struct ModelSelection {
     }
 
     /// Every member over `split`, each with the data settings it was trained with, combined and boosted.
-    /// - Returns: the combined predictions, the label space, and each member's annotation report.
+    /// Members that read videos the same way (`DataRecipe`: a K-fold run's folds) share one pass over the
+    /// data; each other recipe reads the split once more.
+    /// - Returns: the combined predictions, the label space, and each recipe's annotation report.
     public func predict(data: DataRoot, split: String, device: Device, dtype: DType? = nil, workers: Int = 2,
                         batchSize: Int = 64) throws -> (predictions: Predictions, labels: LabelSpace, reports: [AnnotationReport]) {
-        var predictions: [Predictions] = []
+        var predictions = [Predictions?](repeating: nil, count: members.count)
         var labels: LabelSpace?
         var reports: [AnnotationReport] = []
-        for folder in members {
-            let runner = try ModelRunner(model: folder, device: device, workers: workers, batchSize: batchSize)
-            try Self.check(runner.loaded.labels, against: &labels, folder: folder)
-            let (member, index) = try runner.predict(data: data, split: split, dtype: dtype)
-            predictions.append(member)
+        for group in try recipeGroups() {
+            let loaded = try group.map { try ModelFolder(members[$0]).load(device: device) }
+            for (member, model) in zip(group, loaded) { try Self.check(model.labels, against: &labels, folder: members[member]) }
+            let runner = try ModelRunner(models: loaded, device: device, workers: workers, batchSize: batchSize)
+            let (each, index) = try runner.predictEach(data: data, split: split, dtype: dtype)
+            for (member, result) in zip(group, each) { predictions[member] = result }
             reports.append(index.annotationReport)
         }
-        return (try finish(predictions), labels!, reports)
+        return (try finish(predictions.map { $0! }), labels!, reports)
+    }
+
+    /// Member indices grouped by data recipe, groups in order of their first member.
+    func recipeGroups() throws -> [[Int]] {
+        var recipes: [DataRecipe] = []
+        var groups: [[Int]] = []
+        for (member, folder) in members.enumerated() {
+            let recipe = try DataRecipe(of: ModelFolder(folder))
+            if let existing = recipes.firstIndex(of: recipe) {
+                groups[existing].append(member)
+            } else {
+                recipes.append(recipe)
+                groups.append([member])
+            }
+        }
+        return groups
     }
 
     /// The held-out predictions the models were selected on: a model folder's held-out fold, or a K-fold

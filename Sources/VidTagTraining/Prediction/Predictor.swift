@@ -41,23 +41,36 @@ public enum Predictor {
     /// - dtype: computes under autocast in bf16 / fp16 when given (weights stay as they are).
     public static func predict(model: VideoClassifier, batches: BatchStream, device: Device,
                                classes: Int, autocast: DType? = nil) throws -> Predictions {
-        var result = Predictions(classes: classes)
+        try predict(models: [model], batches: batches, device: device, classes: classes, autocast: autocast)[0]
+    }
+
+    /// Runs every model of `models` on each batch of one pass over `batches` (each batch read and moved to
+    /// the device once): the models must take the same inputs (one data recipe).
+    public static func predict(models: [VideoClassifier], batches: BatchStream, device: Device,
+                               classes: Int, autocast: DType? = nil) throws -> [Predictions] {
+        var results = [Predictions](repeating: Predictions(classes: classes), count: models.count)
         try Torch.catching {
             try withNoGrad {
                 while let batch = try batches.next() {
-                    result.probabilities += probabilities(model: model, batch: batch, device: device, autocast: autocast)
-                    result.ids += batch.ids
-                    result.truth += batch.labels
+                    let input = batch.input(on: device)
+                    for (index, model) in models.enumerated() {
+                        results[index].probabilities += probabilities(model: model, input: input, device: device, autocast: autocast)
+                        results[index].ids += batch.ids
+                        results[index].truth += batch.labels
+                    }
                     if Task.isCancelled { throw CancellationError() }
                 }
             }
         }
-        return result
+        return results
     }
 
     /// `[B, classes]` row-major probabilities of one batch; call under `withNoGrad` inside `Torch.catching`.
     static func probabilities(model: VideoClassifier, batch: Batch, device: Device, autocast: DType?) -> [Float] {
-        let input = batch.input(on: device)
+        probabilities(model: model, input: batch.input(on: device), device: device, autocast: autocast)
+    }
+
+    static func probabilities(model: VideoClassifier, input: VideoBatchInput, device: Device, autocast: DType?) -> [Float] {
         let logits = withAutocast(device, dtype: autocast ?? .bfloat16, enabled: autocast != nil) {
             model.forward(input, train: false).logits
         }
