@@ -132,7 +132,8 @@ extension TrainCommand {
     }
 
     /// One rank of a data-parallel run: rank 0 writes the run folder, the others a scratch folder of
-    /// their own under it (ranks/rank-N: their checkpoints make --resume exact with the same world size).
+    /// their own under it (ranks/rank-N: their checkpoints make --resume exact with the same world size; with
+    /// another world size every rank resumes from rank 0's).
     func trainAsRank(_ launch: DistributedLaunch, config: RunConfig, run: RunFolder, console: TrainingConsole) throws {
         let device = try Device(parsing: config.train.device, setting: "train.device")
         let group = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
@@ -141,6 +142,7 @@ extension TrainCommand {
         var session = TrainingSession(config: config, data: DataRoot(path: data), run: rankRun)
         session.processGroup = group
         session.localRank = launch.localRank
+        if launch.rank > 0 { session.leaderRun = run }
         session.stopAfterStep = stopAfterStep
         if launch.rank == 0 { session.onEvent = console.handle }
         session.shouldStop = { StopSignal.requested }

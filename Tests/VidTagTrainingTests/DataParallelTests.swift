@@ -187,6 +187,31 @@ struct DataParallelTests {
         #expect(zero.state.step == one.state.step, "the ranks stopped at steps \(zero.state.step) and \(one.state.step)")
     }
 
+    @Test("a run started in 1 process resumes in 2 (the new rank starts from rank 0's checkpoint) and ends where a 2-process run ends")
+    func resumeWithAnotherWorldSize() throws {
+        let straight = TrainingFixture.temporaryFolder("ddp-grow-a")
+        let grown = TrainingFixture.temporaryFolder("ddp-grow-b")
+        defer { for url in [straight, grown] { try? FileManager.default.removeItem(at: url) } }
+        // Without dropout the masks (drawn per rank) cannot differ: what is left is the order of float sums.
+        let settings = ["model.dropout=0", "train.checkpoint_every=1"]
+        func train(_ run: URL, nproc: Int, _ extra: [String]) throws {
+            var arguments = try Self.nprocArguments(run, settings)
+            arguments[arguments.firstIndex(of: "--nproc")! + 1] = String(nproc)
+            let (status, output) = try TrainingFixture.runVidtag(arguments + extra)
+            #expect(status == 0, "\(output)")
+        }
+        try train(straight, nproc: 2, ["--force"])
+        try train(grown, nproc: 1, ["--force", "--stop-after-step", "3"])
+        #expect(!FileManager.default.fileExists(atPath: grown.appendingPathComponent("ranks").path))
+        try train(grown, nproc: 2, ["--resume"])
+        let a = try Checkpoint.read(from: RunFolder(straight).checkpointURL)
+        let b = try Checkpoint.read(from: RunFolder(grown).checkpointURL)
+        let newRank = try Checkpoint.read(from: RunFolder(grown.appendingPathComponent("ranks/rank-1")).checkpointURL)
+        #expect(a.state.step == 8 && b.state.step == 8 && newRank.state.step == 8)
+        #expect(TrainingFixture.maxAbsDifference(a.model, b.model) <= 1e-4)
+        #expect(TrainingFixture.maxAbsDifference(b.model, newRank.model) <= 1e-6)
+    }
+
     @Test func shardsDealTheOrderLikeDistributedSampler() {
         let order = [10, 11, 12, 13, 14]
         #expect(LoaderShard(rank: 0, count: 2).deal(order) == [10, 12, 14])

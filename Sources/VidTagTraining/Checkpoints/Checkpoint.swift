@@ -124,14 +124,17 @@ public struct Checkpoint {
         return nil
     }
 
-    public static func read(from folder: URL) throws -> Checkpoint {
-        let stateURL = folder.appendingPathComponent(stateFile)
-        let state: TrainerState
+    /// The trainer state of the checkpoint at `folder` alone (no tensors read).
+    public static func readState(from folder: URL) throws -> TrainerState {
         do {
-            state = try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: stateURL))
+            return try JSONDecoder().decode(TrainerState.self, from: Data(contentsOf: folder.appendingPathComponent(stateFile)))
         } catch {
             throw ConfigError("checkpoint \(folder.path): cannot read \(stateFile): \(error)")
         }
+    }
+
+    public static func read(from folder: URL) throws -> Checkpoint {
+        let state = try readState(from: folder)
         return Checkpoint(
             model: try SafeTensors.load(folder.appendingPathComponent("model.safetensors")),
             optimizer: try SafeTensors.load(folder.appendingPathComponent("optimizer.safetensors")),

@@ -58,6 +58,10 @@ public final class Trainer {
     /// Data-parallel training: parameters come from rank 0 at the start, gradients are averaged over the
     /// ranks after the backward (and adversarial) passes of each step.
     public var dataParallel: DataParallel?
+    /// A data-parallel rank > 0: rank 0's checkpoint folder. The rank resumes from its own checkpoint when
+    /// that is at rank 0's step (the same world size: exact), else from rank 0's (the world size changed:
+    /// weights, optimizer and position are every rank's; only the dropout stream is rank 0's).
+    public var leaderCheckpoint: URL?
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -296,7 +300,7 @@ public final class Trainer {
     }
 
     func resumeIfPossible() throws -> TrainerState? {
-        guard let folder = Checkpoint.latest(at: run.checkpointURL) else { return nil }
+        guard let folder = try checkpointToResume() else { return nil }
         let checkpoint = try Checkpoint.read(from: folder)
         try store.load(checkpoint.model, strict: true, source: folder.appendingPathComponent("model.safetensors").path)
         let step = checkpoint.rng["optimizer_step"].map { $0.intItem() } ?? checkpoint.state.step
@@ -310,6 +314,13 @@ public final class Trainer {
         state.totalSteps = planned
         scaler?.restore(state.scaler)
         return state
+    }
+
+    func checkpointToResume() throws -> URL? {
+        let own = Checkpoint.latest(at: run.checkpointURL)
+        guard let leader = leaderCheckpoint.flatMap(Checkpoint.latest(at:)) else { return own }
+        if let own, try Checkpoint.readState(from: own).step == Checkpoint.readState(from: leader).step { return own }
+        return leader
     }
 
     func writePlot() throws {

@@ -39,6 +39,9 @@ public struct TrainingSession {
     /// between them; only rank 0 evaluates), and this process's rank on its machine (its GPU).
     public var processGroup: ProcessGroup?
     public var localRank = 0
+    /// A data-parallel rank > 0 (which writes a scratch folder of its own): rank 0's run, whose checkpoint it
+    /// resumes from when its own is missing or of another step (the world size changed).
+    public var leaderRun: RunFolder?
     /// Extra configuration of the trainer before it runs (tricks hook in here).
     public var prepare: (Trainer) throws -> Void = { _ in }
 
@@ -110,6 +113,7 @@ public struct TrainingSession {
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
         if let processGroup { trainer.dataParallel = DataParallel(group: processGroup, parameters: trainer.parameters) }
+        trainer.leaderCheckpoint = leaderRun?.checkpointURL
         try prepare(trainer)
 
         // Every input checked: the run folder and its description are written now.
