@@ -14,9 +14,12 @@ public final class LocalLaunch {
 
     /// Starts `worldSize` copies of `executable`. `output(rank)` gives the handles rank `rank` writes its
     /// standard output and error to (nil inherits this process's).
+    /// - arguments: the same for every process but that `{rank}` in them becomes the process's rank.
+    /// - joinsGroup: false starts independent processes, without the rank variables (they form no process
+    ///   group): K-fold folds trained side by side, say.
     public init(
         executable: URL, arguments: [String], worldSize: Int, masterPort: Int? = nil,
-        environment: [String: String] = ProcessInfo.processInfo.environment,
+        environment: [String: String] = ProcessInfo.processInfo.environment, joinsGroup: Bool = true,
         output: (Int) -> (standardOutput: FileHandle?, standardError: FileHandle?) = { _ in (nil, nil) }
     ) throws {
         precondition(worldSize >= 1, "a launch needs at least one process")
@@ -25,14 +28,13 @@ public final class LocalLaunch {
         for rank in 0..<worldSize {
             let process = Process()
             process.executableURL = executable
-            process.arguments = arguments
+            process.arguments = arguments.map { $0.replacingOccurrences(of: "{rank}", with: String(rank)) }
             var rankEnvironment = environment
-            rankEnvironment["RANK"] = String(rank)
-            rankEnvironment["LOCAL_RANK"] = String(rank)
-            rankEnvironment["WORLD_SIZE"] = String(worldSize)
-            rankEnvironment["LOCAL_WORLD_SIZE"] = String(worldSize)
-            rankEnvironment["MASTER_ADDR"] = "127.0.0.1"
-            rankEnvironment["MASTER_PORT"] = String(port)
+            let variables = [
+                "RANK": String(rank), "LOCAL_RANK": String(rank), "WORLD_SIZE": String(worldSize),
+                "LOCAL_WORLD_SIZE": String(worldSize), "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": String(port),
+            ]
+            for (name, value) in variables { rankEnvironment[name] = joinsGroup ? value : nil }
             process.environment = rankEnvironment
             let handles = output(rank)
             if let handle = handles.standardOutput { process.standardOutput = handle }

@@ -24,26 +24,30 @@ struct TrainCommand: ParsableCommand {
     var folds: Int?
     @Option(help: """
         Train data-parallel in N local processes (Gloo on the CPU, NCCL on GPUs), train.batch_size split \
-        between them; torchrun / Slurm launches (RANK, WORLD_SIZE, MASTER_ADDR, …) are joined without it.
+        between them; torchrun / Slurm launches (RANK, WORLD_SIZE, MASTER_ADDR, …) are joined without it. \
+        With --folds K: K-fold folds side by side in N processes (one GPU each on CUDA).
         """)
     var nproc: Int?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
     @Flag(help: "Replace a run already in --out.") var force = false
     @OptionGroup var output: OutputOptions
     @Option(help: .hidden) var stopAfterStep: Int?
+    /// A process of `--folds K --nproc N`: the folds it trains (INDEX/COUNT).
+    @Option(help: .hidden) var foldShare: String?
 
     func run() throws {
         try Runtime.checkVersion()
-        let distributed = try (nproc ?? 1) > 1 || DistributedLaunch.fromEnvironment() != nil
-        if distributed, folds != nil {
-            throw ValidationError("--folds cannot be combined with data-parallel training (--nproc or a torchrun / Slurm launch) yet")
+        if folds != nil, try DistributedLaunch.fromEnvironment() != nil {
+            throw ValidationError("--folds trains folds side by side with --nproc, not data-parallel: start it without "
+                + "torchrun / Slurm rank variables")
         }
         let run = RunFolder(URL(fileURLWithPath: out))
         let config: RunConfig
         var replacing = false
         // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it.
         let rank = try DistributedLaunch.fromEnvironment()?.rank ?? 0
-        if run.holdsRun, rank == 0 || resume {
+        // So do the processes of `--folds K --nproc N`, which their launcher checked or cleared.
+        if run.holdsRun, (rank == 0 && foldShare == nil) || resume {
             if resume {
                 config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
             } else if force {
@@ -62,6 +66,15 @@ struct TrainCommand: ParsableCommand {
         if replacing { try FileManager.default.removeItem(at: run.url) }
         StopSignal.install()
         let console = TrainingConsole(output: output, logEvery: config.train.logEvery)
+        if let nproc, nproc > 1, let folds, foldShare == nil {
+            try launchFoldProcesses(nproc, folds: folds, run: run, onGPUs: config.train.device.hasPrefix("cuda"))
+            var training = KFoldTraining(config: config, data: data, run: run, folds: folds)
+            training.onEvent = console.handle
+            guard let (score, _) = try training.train() else { throw stopped(run) }
+            print("out-of-fold score of \(folds) folds: \(score.summary)")
+            print("ensemble: vidtag predict --model \(run.url.path) (averages the \(folds) fold models)")
+            return
+        }
         if let nproc, nproc > 1, try DistributedLaunch.fromEnvironment() == nil {
             try launchLocalRanks(nproc, run: run)
             return
@@ -74,6 +87,12 @@ struct TrainCommand: ParsableCommand {
             var training = KFoldTraining(config: config, data: data, run: run, folds: folds)
             training.onEvent = console.handle
             training.shouldStop = { StopSignal.requested }
+            if let foldShare {
+                training.share = try FoldShare(parsing: foldShare)
+                _ = try training.train()
+                if StopSignal.requested { throw ExitCode(StopSignal.exitCode) }
+                return
+            }
             guard let (score, _) = try training.train() else { throw stopped(run) }
             print("out-of-fold score of \(folds) folds: \(score.summary)")
             print("ensemble: vidtag predict --model \(run.url.path) (averages the \(folds) fold models)")
@@ -102,20 +121,47 @@ extension TrainCommand {
     /// cleared above); rank 0 prints, the others' standard output is dropped. Each gets an equal share of
     /// the cores unless train.threads is set.
     func launchLocalRanks(_ count: Int, run: RunFolder) throws {
+        print("training in \(count) processes (rank 0 writes \(out), the others \(out)/ranks/)")
+        let launch = try LocalLaunch(executable: Self.executable, arguments: childArguments(sharingCoresWith: count),
+                                     worldSize: count) { rank in
+            (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
+        }
+        // A stop asked of this process (SIGTERM from a scheduler, `kill`) reaches every rank; the ranks agree
+        // on the step to stop at and each writes its checkpoint.
+        try waitForwardingStop(launch, count: count, run: run, what: "rank")
+    }
+
+    /// Trains the K folds in `count` independent processes side by side (fold k in process k % count), each
+    /// with an equal share of the cores unless train.threads is set, on GPU k % count when training on CUDA.
+    /// Process 0 prints; the out-of-fold score is assembled after all have finished.
+    func launchFoldProcesses(_ count: Int, folds: Int, run: RunFolder, onGPUs: Bool) throws {
+        var arguments = childArguments(sharingCoresWith: count) + ["--fold-share", "{rank}/\(count)"]
+        if onGPUs { arguments += ["--set", "train.device=cuda:{rank}"] }
+        print("training \(folds) folds in \(count) processes side by side (process p trains folds k with k mod \(count) = p)")
+        let launch = try LocalLaunch(executable: Self.executable, arguments: arguments, worldSize: count,
+                                     joinsGroup: false) { rank in
+            (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
+        }
+        try waitForwardingStop(launch, count: count, run: run, what: "process")
+    }
+
+    static var executable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
+
+    /// This command's arguments for the processes it starts: without --nproc and --force (the run folder was
+    /// checked or cleared here), with an equal share of the cores each unless train.threads is set.
+    func childArguments(sharingCoresWith count: Int) -> [String] {
         var arguments = Array(CommandLine.arguments.dropFirst())
         if let index = arguments.firstIndex(of: "--nproc") { arguments.removeSubrange(index...(index + 1)) }
         arguments.removeAll { $0.hasPrefix("--nproc=") || $0 == "--force" }
         if !overrides.contains(where: { $0.hasPrefix("train.threads=") }) {
             arguments += ["--set", "train.threads=\(max(1, ProcessInfo.processInfo.activeProcessorCount / count))"]
         }
-        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
-        print("training in \(count) processes (rank 0 writes \(out), the others \(out)/ranks/)")
-        let launch = try LocalLaunch(executable: executable, arguments: arguments, worldSize: count) { rank in
-            (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
-        }
-        // A stop asked of this process (SIGTERM from a scheduler, `kill`) is passed on to every rank as SIGTERM;
-        // the ranks agree on the step to stop at and each writes its checkpoint. (Ctrl-C in a terminal reaches
-        // the ranks too; SIGTERM after SIGINT still only asks them to stop.)
+        return arguments
+    }
+
+    /// Waits for every process of `launch`, passing a stop asked of this one on to them as SIGTERM. (Ctrl-C in
+    /// a terminal reaches them too; SIGTERM after SIGINT still only asks them to stop.)
+    func waitForwardingStop(_ launch: LocalLaunch, count: Int, run: RunFolder, what: String) throws {
         var forwarded = false
         while launch.isRunning {
             if StopSignal.requested && !forwarded {
@@ -127,7 +173,7 @@ extension TrainCommand {
         let statuses = launch.wait()
         if StopSignal.requested { throw stopped(run) }
         if let failed = statuses.indices.first(where: { statuses[$0] != 0 }) {
-            throw ValidationError("rank \(failed) of \(count) ended with status \(statuses[failed]) (its error is above)")
+            throw ValidationError("\(what) \(failed) of \(count) ended with status \(statuses[failed]) (its error is above)")
         }
     }
 

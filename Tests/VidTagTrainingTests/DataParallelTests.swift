@@ -212,6 +212,26 @@ struct DataParallelTests {
         #expect(TrainingFixture.maxAbsDifference(b.model, newRank.model) <= 1e-6)
     }
 
+    @Test("--folds 2 --nproc 2 trains the folds side by side and gives the out-of-fold predictions of --folds 2 in one process",
+          .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)))
+    func foldsSideBySide() throws {
+        let sequential = TrainingFixture.temporaryFolder("folds-seq")
+        let parallel = TrainingFixture.temporaryFolder("folds-par")
+        defer { for url in [sequential, parallel] { try? FileManager.default.removeItem(at: url) } }
+        let settings = (TrainingFixture.tinyOverrides + ["model.vocabulary=\(try TrainingFixture.vocabularyFolder.path)",
+                                                         "train.max_steps=4"]).flatMap { ["--set", $0] }
+        for (run, extra) in [(sequential, [String]()), (parallel, ["--nproc", "2"])] {
+            let (status, output) = try TrainingFixture.runVidtag(
+                ["train", "--data", try TrainingFixture.demoRoot.path, "--out", run.path, "--folds", "2"] + settings + extra)
+            #expect(status == 0 && output.contains("out-of-fold score of 2 folds"), "\(output)")
+        }
+        #expect(try KFoldManifest.members(of: parallel)?.map(\.lastPathComponent) == ["fold-0", "fold-1"])
+        let a = try Predictions.load(RunFolder(sequential).outOfFoldURL)
+        let b = try Predictions.load(RunFolder(parallel).outOfFoldURL)
+        #expect(a.ids == b.ids && a.truth == b.truth)
+        #expect(zip(a.probabilities, b.probabilities).map { abs($0 - $1) }.max()! <= 1e-6)
+    }
+
     @Test func shardsDealTheOrderLikeDistributedSampler() {
         let order = [10, 11, 12, 13, 14]
         #expect(LoaderShard(rank: 0, count: 2).deal(order) == [10, 12, 14])
