@@ -169,7 +169,7 @@ struct DataParallelTests {
         #expect(try Checkpoint.read(from: rankZero).state.step == zero.state.step + 2)
     }
 
-    @Test("early stopping under --nproc 2: rank 0 decides, every rank stops at the same step (none is left waiting)",
+    @Test("early stopping under --nproc 2: every rank stops at the same step (none is left waiting)",
           .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)),
           .timeLimit(.minutes(3)))
     func earlyStoppingStopsEveryRank() throws {
@@ -230,6 +230,25 @@ struct DataParallelTests {
         let b = try Predictions.load(RunFolder(parallel).outOfFoldURL)
         #expect(a.ids == b.ids && a.truth == b.truth)
         #expect(zip(a.probabilities, b.probabilities).map { abs($0 - $1) }.max()! <= 1e-6)
+    }
+
+    @Test("evaluation under --nproc 2 is sharded and gathered: every rank holds the predictions one process makes of the held-out fold",
+          .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)))
+    func evaluationIsShardedAndGathered() throws {
+        let run = TrainingFixture.temporaryFolder("ddp-eval")
+        defer { try? FileManager.default.removeItem(at: run) }
+        let (status, output) = try TrainingFixture.runVidtag(try Self.nprocArguments(run, ["train.max_steps=4", "train.eval_every=2"]))
+        #expect(status == 0, "\(output)")
+        let gathered = try Predictions.load(RunFolder(run).outOfFoldURL)
+        let rankOne = try Predictions.load(RunFolder(run.appendingPathComponent("ranks/rank-1")).outOfFoldURL)
+        let runner = try ModelRunner(model: run, device: .cpu, workers: 1)
+        let alone = try runner.predict(data: TrainingFixture.demo, split: "labeled", select: try runner.heldOutFold()).0
+        #expect(gathered.ids == alone.ids && gathered.truth == alone.truth && !alone.ids.isEmpty)
+        #expect(Set(gathered.ids).count == gathered.ids.count, "each held-out video once")
+        #expect(zip(gathered.probabilities, alone.probabilities).map { abs($0 - $1) }.max()! <= 1e-5)
+        #expect(rankOne.ids == gathered.ids && rankOne.probabilities == gathered.probabilities)
+        let evaluations = try MetricsLog.read(RunFolder(run).metricsURL).filter { $0.kind == "eval" }
+        #expect(evaluations.map(\.step) == [2, 4])
     }
 
     @Test func shardsDealTheOrderLikeDistributedSampler() {

@@ -12,9 +12,8 @@ import Torch
 /// all-reduce runs after the backward pass, not overlapped with it.
 ///
 /// Stopping is agreed, never decided by one rank alone (a rank that left the loop would leave the others
-/// waiting in their next all-reduce): each rank's vote to stop (a signal, early stopping, which only rank 0
-/// can decide as it alone evaluates) rides in the last bucket of the step's all-reduce, and every rank reads
-/// the same tally after the step.
+/// waiting in their next all-reduce): each rank's vote to stop (a signal, early stopping) rides in the last
+/// bucket of the step's all-reduce, and every rank reads the same tally after the step.
 public final class DataParallel {
     public let group: ProcessGroup
     /// The parameters whose gradients are averaged, in the caller's order.

@@ -36,7 +36,8 @@ public struct TrainingSession {
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
     /// Data-parallel training: the group of processes this one trains with (train.batch_size is split
-    /// between them; only rank 0 evaluates), and this process's rank on its machine (its GPU).
+    /// between them; each evaluates its share of the held-out fold), and this process's rank on its machine
+    /// (its GPU).
     public var processGroup: ProcessGroup?
     public var localRank = 0
     /// A data-parallel rank > 0 (which writes a scratch folder of its own): rank 0's run, whose checkpoint it
@@ -88,7 +89,7 @@ public struct TrainingSession {
         let evalLoader = try DataLoader(
             builder: evalBuilder,
             settings: LoaderSettings(batchSize: config.train.batchSize * 2, shuffle: false, workers: config.data.workers,
-                                     queueCapacity: config.data.prefetchBatches),
+                                     queueCapacity: config.data.prefetchBatches, shard: shard),
             positions: heldOutPositions)
 
         let pretrainedEncoder = try pretrainedFrameEncoder()
@@ -133,12 +134,15 @@ public struct TrainingSession {
             trainVideos: trainPositions.count, heldOutVideos: heldOutPositions.count, fold: fold,
             device: "\(device)", totalSteps: trainer.state.totalSteps)))
 
-        // Data-parallel: rank 0 alone evaluates (and keeps the best model).
-        let evaluates = !heldOutPositions.isEmpty && (processGroup?.rank ?? 0) == 0
-        let evaluate: (() throws -> (ChallengeScore, Predictions))? = !evaluates ? nil : {
-            let predictions = try Predictor.predict(model: model, batches: evalLoader.batches(epoch: 0),
+        // Data-parallel: each rank predicts its share of the held-out videos and all gather every share.
+        let evaluate: (() throws -> (ChallengeScore, Predictions))? = heldOutPositions.isEmpty ? nil : {
+            var predictions = try Predictor.predict(model: model, batches: evalLoader.batches(epoch: 0),
                                                     device: device, classes: labels.level2Count,
                                                     autocast: trainer.evaluationAutocast)
+            if let processGroup {
+                predictions = try ShardedEvaluation.gather(predictions, heldOut: heldOutPositions, index: index,
+                                                           group: processGroup, device: device)
+            }
             return (try predictions.score(labelSpace: labels), predictions)
         }
         let state = try trainer.fit(loader: trainLoader, evaluate: evaluate)
