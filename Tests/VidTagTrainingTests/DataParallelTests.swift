@@ -133,29 +133,15 @@ struct DataParallelTests {
           .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)),
           .timeLimit(.minutes(3)))
     func sigtermToTheLauncherStopsEveryRank() throws {
-        let binary = try #require(TrainingFixture.vidtagBinary)
         let run = TrainingFixture.temporaryFolder("ddp-sigterm")
         defer { try? FileManager.default.removeItem(at: run) }
         let settings = ["train.max_steps=400", "train.eval_every=1000", "train.checkpoint_every=1"]
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = try Self.nprocArguments(run, settings)
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
         let rankZero = RunFolder(run).checkpointURL
         let rankOne = RunFolder(run.appendingPathComponent("ranks/rank-1")).checkpointURL
-        let deadline = Date().addingTimeInterval(120)
-        while Date() < deadline, process.isRunning {
-            if let found = Checkpoint.latest(at: rankZero), let state = try? Checkpoint.read(from: found).state, state.step >= 3 { break }
-            usleep(10_000)
-        }
-        try #require(process.isRunning, "the run ended before it could be interrupted")
-        kill(process.processIdentifier, SIGTERM)
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGTERM, "\(output)")
+        let (status, reason, output, signalled) = try TrainingFixture.runVidtagUntilSigterm(
+            try Self.nprocArguments(run, settings), checkpoint: rankZero, step: 3)
+        try #require(signalled, "the run ended before it could be interrupted")
+        #expect(reason == .exit && status == 128 + SIGTERM, "\(output)")
         #expect(output.contains("--resume"), "the launcher says how to resume: \(output)")
         let zero = try Checkpoint.read(from: rankZero)
         let one = try Checkpoint.read(from: rankOne)
@@ -163,9 +149,9 @@ struct DataParallelTests {
         #expect(zero.state.step == one.state.step, "the ranks stopped at steps \(zero.state.step) and \(one.state.step)")
         #expect(TrainingFixture.maxAbsDifference(zero.model, one.model) <= 1e-6)
 
-        let (status, resumed) = try TrainingFixture.runVidtag(
+        let (resumeStatus, resumed) = try TrainingFixture.runVidtag(
             try Self.nprocArguments(run, ["train.max_steps=\(zero.state.step + 2)", "train.eval_every=1000"]) + ["--resume"])
-        #expect(status == 0, "\(resumed)")
+        #expect(resumeStatus == 0, "\(resumed)")
         #expect(try Checkpoint.read(from: rankZero).state.step == zero.state.step + 2)
     }
 

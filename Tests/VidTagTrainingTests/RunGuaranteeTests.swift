@@ -84,32 +84,17 @@ extension TrainingRunTests {
               .enabled(if: TrainingFixture.vidtagBinary != nil, Comment(rawValue: TrainingFixture.binaryMissing)),
               .timeLimit(.minutes(3)))
         func sigtermThenResume() throws {
-            let binary = try #require(TrainingFixture.vidtagBinary)
             let folder = TrainingFixture.temporaryFolder("sigterm")
             defer { try? FileManager.default.removeItem(at: folder) }
             let settings = ["train.max_steps=40", "train.eval_every=20", "train.checkpoint_every=1", "tricks.ema_decay=0.9"]
             let interrupted = folder.appendingPathComponent("interrupted")
             let whole = folder.appendingPathComponent("whole")
 
-            let process = Process()
-            process.executableURL = binary
-            process.arguments = try Self.arguments(interrupted, settings)
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            try process.run()
             let checkpoint = RunFolder(interrupted).checkpointURL
-            let deadline = Date().addingTimeInterval(90)
-            while Date() < deadline, process.isRunning {
-                if let found = Checkpoint.latest(at: checkpoint), let state = try? Checkpoint.read(from: found).state,
-                   state.step >= 3 { break }
-                usleep(10_000)
-            }
-            try #require(process.isRunning, "the run ended before it could be interrupted")
-            kill(process.processIdentifier, SIGTERM)
-            let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(process.terminationReason == .exit && process.terminationStatus == 128 + SIGTERM, "\(output)")
+            let (status, reason, output, signalled) = try TrainingFixture.runVidtagUntilSigterm(
+                try Self.arguments(interrupted, settings), checkpoint: checkpoint, step: 3)
+            try #require(signalled, "the run ended before it could be interrupted")
+            #expect(reason == .exit && status == 128 + SIGTERM, "\(output)")
             #expect(output.contains("--resume"), "the exit message says how to resume: \(output)")
             let stoppedAt = try Checkpoint.read(from: checkpoint).state.step
             #expect(stoppedAt >= 3 && stoppedAt < 40)

@@ -82,6 +82,14 @@ enum TrainingFixture {
 
     /// Runs `vidtag` with `arguments` to completion; returns its status and what it printed.
     static func runVidtag(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let (process, pipe) = try startVidtag(arguments)
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+    }
+
+    /// `vidtag arguments` started, its standard output and error in the pipe.
+    static func startVidtag(_ arguments: [String]) throws -> (Process, Pipe) {
         let process = Process()
         process.executableURL = try #require(vidtagBinary, Comment(rawValue: binaryMissing))
         process.arguments = arguments
@@ -89,9 +97,27 @@ enum TrainingFixture {
         process.standardOutput = pipe
         process.standardError = pipe
         try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        return (process, pipe)
+    }
+
+    /// Starts `vidtag arguments`, sends it SIGTERM once the checkpoint at `checkpoint` has reached `step`, and
+    /// waits: the exit status, how it ended, and what it printed. Nil status when it ended before the signal.
+    static func runVidtagUntilSigterm(_ arguments: [String], checkpoint: URL, step: Int, within seconds: Double = 120)
+        throws -> (status: Int32, reason: Process.TerminationReason, output: String, signalled: Bool)
+    {
+        let (process, pipe) = try startVidtag(arguments)
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline, process.isRunning {
+            if let found = Checkpoint.latest(at: checkpoint), let state = try? Checkpoint.readState(from: found), state.step >= step {
+                break
+            }
+            usleep(10_000)
+        }
+        let signalled = process.isRunning
+        if signalled { kill(process.processIdentifier, SIGTERM) }
+        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: data, as: UTF8.self))
+        return (process.terminationStatus, process.terminationReason, output, signalled)
     }
 
     /// The train losses of `metrics.jsonl` by step.
