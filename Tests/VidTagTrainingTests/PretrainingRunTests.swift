@@ -124,5 +124,21 @@ extension TrainingRunTests {
             }
             #expect(!FileManager.default.fileExists(atPath: tuned.path), "nothing is written when the init is refused")
         }
+
+        @Test("vidtag pretrain refuses a missing split and ITC on the single-stream model, naming them, and writes nothing")
+        func commandLineRefusals() throws {
+            let run = TrainingFixture.temporaryFolder("pretrain-cli")
+            try FileManager.default.removeItem(at: run)
+            defer { try? FileManager.default.removeItem(at: run) }
+            let data = try TrainingFixture.demoRoot.path
+            let tiny = TrainingFixture.tinyOverrides.flatMap { ["--set", $0] }
+            let missing = try TrainingFixture.runVidtag(["pretrain", "--data", data, "--out", run.path, "--splits", "unlabeled,nosuch"] + tiny)
+            #expect(missing.status != 0)
+            #expect(missing.output.contains("annotations/nosuch.json"), "\(missing.output)")
+            let itc = try TrainingFixture.runVidtag(["pretrain", "--data", data, "--out", run.path, "--set", "pretrain.itc_weight=1"] + tiny)
+            #expect(itc.status != 0)
+            #expect(itc.output.contains("pretrain.itc_weight") && itc.output.contains("dual_stream"), "\(itc.output)")
+            #expect(!FileManager.default.fileExists(atPath: run.path), "a refused run must write nothing")
+        }
     }
 }
