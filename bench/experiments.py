@@ -232,10 +232,12 @@ def main():
                    help="instead of scores: train each experiment alone for N steps (no evaluation) and report "
                         "its training samples/s relative to the first")
     p.add_argument("--pretrain-splits", default="unlabeled,test_a", help="splits the {pretrained} folder is pretrained on")
-    p.add_argument("--pretrain-set", action="append", default=["train.epochs=5"],
-                   help="--set overrides of the pretraining run (after the base's model and data settings)")
+    p.add_argument("--pretrain-set", action="append", default=[],
+                   help="--set overrides of the pretraining run, after the base's model and data settings "
+                        "(default: train.epochs=5)")
     p.add_argument("--pretrain-seed", type=int, default=1)
     a = p.parse_args()
+    a.pretrain_set = a.pretrain_set or ["train.epochs=5"]
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.cost_steps:
         return measure_cost(a)
