@@ -14,10 +14,16 @@ The method (so a row cannot flatter itself):
   same hash is reused, any other is trained again.
 
 Each experiment is a named list of `--set` overrides applied on top of a shared base; each runs for every
-seed. Used by bench/quality.sh and bench/ablation.sh.
+seed. Used by bench/quality.sh, bench/ablation.sh and bench/pretraining.sh.
+
+Pretrained starts: an override naming {pretrained} (as model.init={pretrained}) fine-tunes the folder of one
+`vidtag pretrain` run, made first with the base's model and data settings (and --extra) over
+--pretrain-splits, with --pretrain-set overrides and seed --pretrain-seed; it is hashed and reused like
+the other runs. Every seed and arm fine-tunes the same pretrained folder.
 
 Usage: experiments.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE --experiments NAME
                       [--folds-seed 0] [--extra KEY=VALUE ...] [--parallel N] [--cost-steps N]
+                      [--pretrain-splits unlabeled,test_a] [--pretrain-set KEY=VALUE ...] [--pretrain-seed 1]
 """
 import argparse
 import concurrent.futures
@@ -29,6 +35,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 BASE = [
@@ -40,7 +47,27 @@ BASE = [
 BASELINE = ["model.kind=baseline", "model.nextvlad_clusters=16", "model.nextvlad_groups=4",
             "model.nextvlad_output=256", "model.fusion_size=256"]
 
+# Fine-tuning from a pretrained folder against from random weights, at the same fine-tuning budget, with
+# all labels and with a tenth of them (data.label_fraction: the same videos for both arms of a seed).
+# A pretrained init picks fine-tuning learning rates (5e-5 / 5e-4 / 5e-4); the third arm keeps the
+# from-scratch rates, so that the rates and the init are not confounded.
+SCRATCH_RATES = ["train.text_learning_rate=1e-3", "train.visual_learning_rate=1e-3", "train.head_learning_rate=2e-3"]
+PRETRAINING = [
+    (f"{arm}, {share} labels", start + label)
+    for share, label in [("100 %", []), ("10 %", ["data.label_fraction=0.1"])]
+    for arm, start in [("random init", []),
+                       ("pretrained, fine-tuning rates", ["model.init={pretrained}"]),
+                       ("pretrained, from-scratch rates", ["model.init={pretrained}"] + SCRATCH_RATES)]
+]
+
 EXPERIMENTS = {
+    "pretraining": PRETRAINING,
+    # The same arms on a 1-layer × 32 model for 20 steps: proves the scripts end to end (not a result).
+    "pretraining-smoke": [
+        (name, overrides + ["model.layers=1", "model.hidden=32", "model.heads=2", "model.intermediate=64",
+                            "train.max_steps=20", "train.eval_every=10"])
+        for name, overrides in PRETRAINING
+    ],
     "quality": [
         ("fused (single-stream, text + frames)", []),
         ("text only", ["model.modalities=text"]),
@@ -159,6 +186,36 @@ def measure_cost(a):
     print("\n".join(lines))
 
 
+def pretrained_folder(a, model_overrides, data_digest):
+    """The folder of the one `vidtag pretrain` run the {pretrained} arms fine-tune: the base's model and data
+    settings, `model_overrides` (an arm's model.* shape keys), --extra and --pretrain-set; trained once, reused
+    while its settings hold."""
+    shape = [s for s in BASE + a.extra + model_overrides
+             if s.split("=")[0].startswith(("model.", "data.", "train.threads", "train.batch_size"))
+             and not s.startswith(("model.init=", "data.label_fraction=", "data.validation_fraction="))]
+    settings = shape + a.pretrain_set + [f"seed={a.pretrain_seed}"]
+    digest = hashlib.sha256(json.dumps({"settings": settings, "splits": a.pretrain_splits, "data": data_digest},
+                                       sort_keys=True).encode()).hexdigest()
+    run = os.path.join(a.out, f"pretrained-{digest[:12]}")
+    record_path = os.path.join(run, "experiment.json")
+    if os.path.exists(record_path):
+        return run
+    if os.path.exists(run):
+        shutil.rmtree(run)
+    command = [a.vidtag, "pretrain", "--data", a.data, "--out", run, "--splits", a.pretrain_splits, "--quiet"]
+    for item in settings:
+        command += ["--set", item]
+    started = time.time()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        last = [json.loads(line) for line in f if '"train"' in line][-1]
+    with open(record_path, "w") as f:
+        json.dump({"settings": settings, "splits": a.pretrain_splits, "seconds": time.time() - started,
+                   "last_losses": last["values"]}, f, indent=1, sort_keys=True)
+    print(f"pretrained {run} in {time.time() - started:.0f} s: last losses {last['values']}", flush=True)
+    return run
+
+
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("--vidtag", required=True)
@@ -174,7 +231,13 @@ def main():
     p.add_argument("--cost-steps", type=int, default=0,
                    help="instead of scores: train each experiment alone for N steps (no evaluation) and report "
                         "its training samples/s relative to the first")
+    p.add_argument("--pretrain-splits", default="unlabeled,test_a", help="splits the {pretrained} folder is pretrained on")
+    p.add_argument("--pretrain-set", action="append", default=[],
+                   help="--set overrides of the pretraining run, after the base's model and data settings "
+                        "(default: train.epochs=5)")
+    p.add_argument("--pretrain-seed", type=int, default=1)
     a = p.parse_args()
+    a.pretrain_set = a.pretrain_set or ["train.epochs=5"]
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.cost_steps:
         return measure_cost(a)
@@ -196,9 +259,15 @@ def main():
 
     data_digest = file_digest(os.path.join(a.data, "demo.json")) if os.path.exists(os.path.join(a.data, "demo.json")) else None
 
+    pretrained_lock = threading.Lock()
+
     def run_one(name, overrides, seed):
         slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
         run = os.path.join(a.out, f"{slug}-seed{seed}")
+        if any("{pretrained}" in item for item in overrides):
+            with pretrained_lock:
+                folder = pretrained_folder(a, [s for s in overrides if "{pretrained}" not in s], data_digest)
+            overrides = [item.replace("{pretrained}", os.path.abspath(folder)) for item in overrides]
         settings = BASE + a.extra + overrides + [f"seed={seed}"]
         folds = folds_for(overrides)
         digest = hashlib.sha256(json.dumps({"settings": settings, "folds": file_digest(folds),

@@ -9,16 +9,29 @@ public enum CheckpointKeyMapping: Equatable, Sendable {
     case ignored(String)
 }
 
-/// What a strict checkpoint load did besides copying every parameter: the keys it ignored and why
-/// (buffers computed here, heads of other tasks, aliases, the other tower of a two-tower checkpoint).
+/// What a strict checkpoint load did: the parameters it copied, the keys it ignored and why (buffers
+/// computed here, heads of other tasks, aliases, the other tower of a two-tower checkpoint), and the
+/// parameters it was told to leave freshly initialised.
 public struct CheckpointLoadReport: Sendable, CustomStringConvertible {
-    /// Parameters copied.
-    public let loaded: Int
+    /// The model's parameters copied from the checkpoint, sorted.
+    public let taken: [String]
     /// Checkpoint key → why it was not loaded.
     public let ignored: [String: String]
+    /// The model's parameters the checkpoint did not give, kept as initialised (only those the load allowed).
+    public let fresh: [String]
+
+    public init(taken: [String], ignored: [String: String], fresh: [String] = []) {
+        self.taken = taken
+        self.ignored = ignored
+        self.fresh = fresh
+    }
+
+    /// Parameters copied.
+    public var loaded: Int { taken.count }
 
     public var description: String {
         let lines = ignored.keys.sorted().map { "  ignored \($0): \(ignored[$0]!)" }
+            + fresh.map { "  initialised fresh \($0)" }
         return (["loaded \(loaded) tensors"] + lines).joined(separator: "\n")
     }
 }
@@ -53,9 +66,12 @@ extension ParameterPath {
     /// problem, unless one is declared an alias of it. All problems are reported together, by key, with
     /// both shapes; nothing is copied unless there are none.
     /// - mapping: the model's one renaming table (identity by default).
+    /// - fresh: parameters (relative names) the checkpoint may lack, left as initialised and reported (a new
+    ///   classifier head over a pretrained encoder); an explicit choice, empty by default.
     /// - hint: what to do, given the problems found.
     @discardableResult
     public func load(_ tensors: [String: Tensor], mapping: (String) -> CheckpointKeyMapping = { .parameter($0) },
+                     fresh: (String) -> Bool = { _ in false },
                      source: String, hint: ([String]) -> String = { _ in CheckpointLoadError.defaultHint })
         throws -> CheckpointLoadReport
     {
@@ -83,7 +99,8 @@ extension ParameterPath {
             if chosen[name] == nil { chosen[name] = candidates.removeFirst() }
             for key in candidates { ignored[key] = "alias of \(chosen[name]!)" }
         }
-        for name in expected.sorted() where chosen[name] == nil {
+        let keptFresh = expected.sorted().filter { chosen[$0] == nil && fresh($0) }
+        for name in expected.sorted() where chosen[name] == nil && !fresh(name) {
             problems.append("missing key \(name) (model shape \(store[qualifier + name]!.shape))")
         }
         for name in chosen.keys.sorted() {
@@ -102,7 +119,7 @@ extension ParameterPath {
         var copies: [String: Tensor] = [:]
         for (name, key) in chosen { copies[qualifier + name] = tensors[key]! }
         try store.copyIn(copies)
-        return CheckpointLoadReport(loaded: copies.count, ignored: ignored)
+        return CheckpointLoadReport(taken: chosen.keys.sorted(), ignored: ignored, fresh: keptFresh)
     }
 
     /// The parameters and buffers under this path, keyed relative to it (as a checkpoint of this part names

@@ -7,6 +7,7 @@ let vidtagCommands: [ParsableCommand.Type] = [
     DoctorCommand.self,
     MakeDemoCommand.self,
     TrainCommand.self,
+    PretrainCommand.self,
     EvaluateCommand.self,
     PredictCommand.self,
     PrintConfigCommand.self,

@@ -69,7 +69,7 @@ final class TrainingConsole {
             object = ["event": "vocabulary_built", "tokens": tokens, "path": url.path]
         case .pretrainedLoaded(let part, let source, let report):
             object = ["event": "pretrained_loaded", "part": part, "source": source, "loaded": report.loaded,
-                      "ignored": report.ignored]
+                      "taken": report.taken, "ignored": report.ignored, "fresh": report.fresh]
         case .started(let start):
             object = ["event": "started", "model": start.modelKind.rawValue, "modalities": start.modalities.rawValue,
                       "parameters": start.parameters, "train_videos": start.trainVideos,

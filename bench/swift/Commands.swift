@@ -11,5 +11,6 @@ let benchmarkCommands: [ParsableCommand.Type] = [
     LoaderBench.self,
     TokenizerBench.self,
     TrainStepBench.self,
+    PretrainStepBench.self,
     ViTBench.self,
 ]

@@ -41,6 +41,18 @@ public struct Sample: Sendable {
     public var label: Int?
     /// What reading this video met.
     public var report: LoadReport
+
+    public init(position: Int, id: String, text: EncodedText, frames: [Float], frameShape: [Int], frameMask: [Int32],
+                label: Int?, report: LoadReport = LoadReport()) {
+        self.position = position
+        self.id = id
+        self.text = text
+        self.frames = frames
+        self.frameShape = frameShape
+        self.frameMask = frameMask
+        self.label = label
+        self.report = report
+    }
 }
 
 /// Builds samples of one split, the same code for training, evaluation and prediction: text from the

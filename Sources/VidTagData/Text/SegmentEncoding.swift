@@ -33,6 +33,13 @@ public struct EncodedText: Sendable, Equatable {
     public var segmentRanges: [Range<Int>]
 
     public var count: Int { ids.count }
+
+    public init(ids: [Int32], attentionMask: [Int32], tokenTypeIDs: [Int32], segmentRanges: [Range<Int>]) {
+        self.ids = ids
+        self.attentionMask = attentionMask
+        self.tokenTypeIDs = tokenTypeIDs
+        self.segmentRanges = segmentRanges
+    }
 }
 
 extension BertTokenizer {

@@ -74,7 +74,7 @@ public final class FusionLayer {
 /// Padding (text or frames) is masked out of every attention and every pooling, and positions never
 /// depend on the batch, so a video's logits are the same whatever its batch-mates' padding. Frames-only
 /// keeps the text's `[CLS]` alone; text-only masks every frame (the fusion sees only the video token).
-public final class DualStreamClassifier: VideoClassifier {
+public final class DualStreamClassifier: FusionEncoder {
     public let store: ParameterStore
     public let config: FusionConfig
     public let bert: BertModel
@@ -125,6 +125,19 @@ public final class DualStreamClassifier: VideoClassifier {
     }
 
     public func forward(_ input: VideoBatchInput, train: Bool) -> ClassifierOutput {
+        let (encoded, video, videoMask) = encodeTowers(input, train: train)
+        return ClassifierOutput(
+            logits: classifier.forward(encoded.pooled, train: train),
+            videoLogits: videoClassifier.map { $0.forward(pool(video, mask: videoMask), train: train) },
+            pooled: encoded.pooled)
+    }
+
+    public func encode(_ input: VideoBatchInput, train: Bool) -> FusionEncoding {
+        encodeTowers(input, train: train).encoding
+    }
+
+    /// The encoding, and the video tower's output `[B, 1 + F, H]` with its mask `[B, 1 + F]`.
+    func encodeTowers(_ input: VideoBatchInput, train: Bool) -> (encoding: FusionEncoding, video: Tensor, videoMask: Tensor) {
         // Frames-only keeps the text's leading [CLS] and nothing else; text-only masks every frame.
         let textIds = config.modalities == .frames ? input.textIds.slice(dim: 1, end: 1) : input.textIds  // [B, T]
         let textMask = config.modalities == .frames ? input.textMask.slice(dim: 1, end: 1) : input.textMask
@@ -140,11 +153,11 @@ public final class DualStreamClassifier: VideoClassifier {
         for layer in fusion {
             fused = layer.forward(fused, textMask: textAttention, video: video, videoMask: videoAttention, train: train)
         }
-        let pooled = pool(fused, mask: textMask)  // [B, H]
-        return ClassifierOutput(
-            logits: classifier.forward(pooled, train: train),
-            videoLogits: videoClassifier.map { $0.forward(pool(video, mask: videoMask), train: train) },
-            pooled: pooled)
+        let encoding = FusionEncoding(
+            text: fused, frames: video.slice(dim: 1, start: 1),  // [B, T, H], [B, F, H]
+            pooled: pool(fused, mask: textMask),  // [B, H]
+            towers: (text: pool(text, mask: textMask), video: pool(video, mask: videoMask)))
+        return (encoding, video, videoMask)
     }
 
     /// The video tower: `[video token, frames]` embedded and encoded, with its mask (the token is never

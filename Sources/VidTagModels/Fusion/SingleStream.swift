@@ -11,7 +11,7 @@ import Torch
 ///
 /// Keys: `bert.*` (group text), `video_projection.*`, `video_norm.*`, `frame_position_embeddings.weight`
 /// (group visual), `classifier.*`, `video_classifier.*` (group head).
-public final class SingleStreamClassifier: VideoClassifier {
+public final class SingleStreamClassifier: FusionEncoder {
     public let store: ParameterStore
     public let config: FusionConfig
     public let bert: BertModel
@@ -46,6 +46,20 @@ public final class SingleStreamClassifier: VideoClassifier {
     }
 
     public func forward(_ input: VideoBatchInput, train: Bool) -> ClassifierOutput {
+        let (encoded, frames) = encodeSequence(input, train: train)
+        return ClassifierOutput(
+            logits: classifier.forward(encoded.pooled, train: train),
+            videoLogits: videoClassifier.map { $0.forward(Self.maskedMean(frames!, mask: input.frameMask), train: train) },
+            pooled: encoded.pooled)
+    }
+
+    public func encode(_ input: VideoBatchInput, train: Bool) -> FusionEncoding {
+        encodeSequence(input, train: train).encoding
+    }
+
+    /// The encoding, and the frames as they enter BERT `[B, F, H]` (the auxiliary video head's input; nil
+    /// for text only).
+    func encodeSequence(_ input: VideoBatchInput, train: Bool) -> (encoding: FusionEncoding, frames: Tensor?) {
         let batch = input.textIds.size(0)
         let device = input.textIds.device
         // Frames-only keeps the text's leading [CLS] and nothing else.
@@ -58,9 +72,10 @@ public final class SingleStreamClassifier: VideoClassifier {
         var masks = [textMask]
         var types = [Tensor.zeros([batch, textLength], dtype: .int64, device: device)]
         var positions = [Tensor.arange(textLength, device: device)]
-        var videoSummary: Tensor?
+        var projectedFrames: Tensor?
+        var frameCount = 0
         if config.modalities != .text {
-            let frameCount = input.frames.size(1)
+            frameCount = input.frames.size(1)
             let frameSlots = framePositions(Tensor.arange(frameCount, device: device))  // [F, H]
             let vectors = frameVectors(input.frames, encoder: frameEncoder, train: train)  // [B, F, D]
             let frames = videoNorm(videoProjection(vectors) + frameSlots)  // [B, F, H]
@@ -70,7 +85,7 @@ public final class SingleStreamClassifier: VideoClassifier {
             masks += [input.frameMask, Tensor.ones([batch, 1], dtype: .int64, device: device)]
             types.append(Tensor.ones([batch, frameCount + 1], dtype: .int64, device: device))
             positions.append(Tensor.arange(frameCount + 1, device: device) + config.textPositions)
-            if videoClassifier != nil { videoSummary = Self.maskedMean(frames, mask: input.frameMask) }
+            projectedFrames = frames
         }
         let embeddings = cat(pieces, dim: 1)  // [B, T + F + 1, H]
         let mask = cat(masks, dim: 1)  // [B, T + F + 1]
@@ -79,10 +94,11 @@ public final class SingleStreamClassifier: VideoClassifier {
         let hidden = bert.forward(inputsEmbeds: embeddings, attentionMask: padded ? mask : nil, tokenTypeIds: cat(types, dim: 1),
                                   positionIds: cat(positions, dim: 0), train: train).lastHiddenState  // [B, T + F + 1, H]
         let pooled = config.pooling == .cls ? hidden.select(dim: 1, index: 0) : Self.maskedMean(hidden, mask: mask)
-        return ClassifierOutput(
-            logits: classifier.forward(pooled, train: train),
-            videoLogits: videoSummary.map { videoClassifier!.forward($0, train: train) },
+        let encoding = FusionEncoding(
+            text: hidden.slice(dim: 1, end: textLength),  // [B, T, H]
+            frames: projectedFrames == nil ? nil : hidden.slice(dim: 1, start: textLength, end: textLength + frameCount),  // [B, F, H]
             pooled: pooled)
+        return (encoding, projectedFrames)
     }
 
     /// Mean of `hidden` `[B, T, H]` over positions where `mask` `[B, T]` is non-zero → `[B, H]`.

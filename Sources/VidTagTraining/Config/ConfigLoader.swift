@@ -191,6 +191,13 @@ extension RunConfig {
         guard model.hidden % model.heads == 0 else {
             throw ConfigError("model.hidden (\(model.hidden)) must be a multiple of model.heads (\(model.heads))")
         }
+        guard data.labelFraction > 0, data.labelFraction <= 1 else {
+            throw ConfigError("data.label_fraction must be in (0, 1], got \(data.labelFraction)")
+        }
+        if !model.initFrom.isEmpty, !model.textEncoder.isEmpty || !model.vocabulary.isEmpty {
+            throw ConfigError("model.init brings its own text encoder and vocabulary: leave model.text_encoder and "
+                + "model.vocabulary empty")
+        }
         guard (0..<1).contains(data.validationFraction) else {
             throw ConfigError("data.validation_fraction must be in [0, 1), got \(data.validationFraction)")
         }

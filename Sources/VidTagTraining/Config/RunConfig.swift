@@ -14,6 +14,7 @@ public struct RunConfig: Codable, Sendable, Equatable {
     public var model = ModelSettings()
     public var train = TrainSettings()
     public var tricks = TrickSettings()
+    public var pretrain = PretrainSettings()
 
     public init() {}
 
@@ -25,6 +26,8 @@ public struct RunConfig: Codable, Sendable, Equatable {
         /// Seed of the stratified folds, apart from `seed`: runs that differ only in their seed hold out the
         /// same videos, so that their spread is the seed's alone.
         public var foldsSeed = 0
+        /// Share of the labelled training videos (after the held-out fold) trained on, a subset fixed by the seed.
+        public var labelFraction = 1.0
         /// Token budgets of the text segments: `[CLS] title [SEP] asr [SEP] ocr [SEP]`.
         public var titleTokens = 64
         public var asrTokens = 64
@@ -55,6 +58,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         /// Folder of a pretrained Hugging Face BERT (config.json, model.safetensors, vocab.txt); empty to
         /// build one from the settings below with random weights.
         public var textEncoder = ""
+        /// A model folder written by `vidtag pretrain` to fine-tune: every shared key is loaded strictly, its
+        /// vocabulary is used, the classifier starts fresh; empty for none.
+        public var initFrom = ""
         /// Folder holding vocab.txt when `text_encoder` is empty (the demo writes one with its data).
         public var vocabulary = ""
         /// Folder of a Hugging Face frame encoder (ViT, CLIP vision, Swin: config.json,
@@ -167,13 +173,13 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public init() {}
     }
 
-    enum CodingKeys: String, CodingKey { case seed, data, model, train, tricks }
+    enum CodingKeys: String, CodingKey { case seed, data, model, train, tricks, pretrain }
 }
 
 extension RunConfig.DataSettings {
     enum CodingKeys: String, CodingKey {
         case trainSplit = "train_split", validationFraction = "validation_fraction", foldsSeed = "folds_seed"
-        case titleTokens = "title_tokens"
+        case labelFraction = "label_fraction", titleTokens = "title_tokens"
         case asrTokens = "asr_tokens", ocrTokens = "ocr_tokens", maxFrames = "max_frames", frameSource = "frame_source"
         case featureSize = "feature_size", workers, prefetchBatches = "prefetch_batches"
         case badRecordPolicy = "bad_record_policy"
@@ -182,7 +188,7 @@ extension RunConfig.DataSettings {
 
 extension RunConfig.ModelSettings {
     enum CodingKeys: String, CodingKey {
-        case kind, modalities, textEncoder = "text_encoder", vocabulary, layers, hidden, heads, intermediate
+        case kind, modalities, textEncoder = "text_encoder", initFrom = "init", vocabulary, layers, hidden, heads, intermediate
         case frameEncoder = "frame_encoder", freezeFrameEncoder = "freeze_frame_encoder"
         case maxPositions = "max_positions", pooling, dropout, nextvladClusters = "nextvlad_clusters"
         case nextvladGroups = "nextvlad_groups", nextvladExpansion = "nextvlad_expansion"
@@ -208,7 +214,8 @@ extension RunConfig {
     /// The learning rate of each parameter group, with 0 ("auto") resolved by whether the text encoder is
     /// pretrained.
     public var learningRates: [String: Double] {
-        let pretrained = !model.textEncoder.isEmpty
+        // A model folder from `vidtag pretrain` is pretrained too: it is fine-tuned at fine-tuning rates.
+        let pretrained = !model.textEncoder.isEmpty || !model.initFrom.isEmpty
         func pick(_ value: Double, pretrained tuned: Double, scratch: Double) -> Double {
             value > 0 ? value : (pretrained ? tuned : scratch)
         }

@@ -31,6 +31,10 @@ public final class Trainer {
     public let optimizer: AdamW
     public let schedule: LearningRateSchedule
     public var objective: Objective
+    /// The loss optimised instead of the classification objective (pretraining); nil for classification.
+    public var task: (any TrainingTask)?
+    /// The named parts of the last step's loss (mean over its micro-batches), left on the device.
+    var lastLossParts: [String: Tensor] = [:]
     /// The tricks in use (each nil when off).
     public var tricks = TrickUnits()
     public private(set) var state = TrainerState()
@@ -97,17 +101,18 @@ public final class Trainer {
     /// aside); the loop reads losses when it logs them (`PendingLosses`), and checks them there.
     public func step(_ micro: [Batch]) throws -> Tensor {
         var total: Tensor?
+        var parts: [String: Tensor] = [:]
         for batch in micro {
-            let input = batch.input(on: device)
-            let labels = batch.labelTensor(on: device)
             let share = 1 / Double(micro.count)
-            let loss = forwardLoss(input, labels) * share
-            backward(loss)
-            total = total.map { $0 + loss.detach() } ?? loss.detach()
+            let forwardLoss = lossFunction(for: batch)
+            let loss = forwardLoss()
+            backward(loss.total * share)
+            total = total.map { $0 + loss.total.detach() * share } ?? loss.total.detach() * share
+            for (name, part) in loss.parts { parts[name] = parts[name].map { $0 + part.detach() * share } ?? part.detach() * share }
             if let fgm = tricks.fgm {
-                fgm.withPerturbation { backward(forwardLoss(input, labels) * share) }
+                fgm.withPerturbation { backward(forwardLoss().total * share) }
             } else if let pgd = tricks.pgd {
-                pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
+                pgd.withPerturbations(parameters: parameters) { backward(forwardLoss().total * share) }
             }
         }
         try dataParallel?.averageGradients(votingToStop: shouldStop() || patienceRanOut)
@@ -120,8 +125,21 @@ public final class Trainer {
             tricks.ema?.update()
         }
         state.step += 1
+        lastLossParts = parts
         for hook in afterStep { hook(self) }
         return total!
+    }
+
+    /// The forward pass and loss of `batch`, which adversarial passes call again: the task's when there is
+    /// one, else the classification objective's.
+    func lossFunction(for batch: Batch) -> () -> BatchLoss {
+        if let task {
+            let forward = task.lossFunction(for: batch, device: device)
+            return { withAutocast(self.device, dtype: self.autocastType ?? .bfloat16, enabled: self.autocastType != nil, forward) }
+        }
+        let input = batch.input(on: device)
+        let labels = batch.labelTensor(on: device)
+        return { BatchLoss(total: self.forwardLoss(input, labels)) }
     }
 
     /// The training loss of one batch: one forward pass, or two under R-Drop.
@@ -200,7 +218,7 @@ public final class Trainer {
                 pending.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch, values: [
                     "lr": learningRate, "samples_per_second": Double(samplesSinceStart) / elapsed,
                     "data_wait_fraction": dataWait / elapsed,
-                ]), loss: loss)
+                ]), loss: loss, parts: lastLossParts)
                 let lastStep = state.step >= state.totalSteps
                 let evaluating = evaluate != nil && train.evalEvery > 0 && (state.step % train.evalEvery == 0 || lastStep)
                 let reading = state.step % max(train.logEvery, 1) == 0 || state.step == firstStep || lastStep || evaluating

@@ -72,7 +72,8 @@ public struct TrainingSession {
         if index.annotationReport.recordsSkipped > 0 { onEvent(.annotationsSkipped(index.annotationReport)) }
 
         let folds = try heldOutFolds(index: index, labelled: labelled, labels: labels)
-        let (trainPositions, heldOutPositions) = partition(labelled, index: index, folds: folds)
+        let (foldPositions, heldOutPositions) = partition(labelled, index: index, folds: folds)
+        let trainPositions = LabelFraction.subset(foldPositions, fraction: config.data.labelFraction, seed: UInt64(config.seed))
         let frameSource = try config.frameSource()
         let trainBuilder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: config.data.maxFrames,
                                              frameSource: frameSource, mode: .train(seed: UInt64(config.seed)),
@@ -105,6 +106,7 @@ public struct TrainingSession {
             onEvent(.pretrainedLoaded(part: "frame encoder", source: config.model.frameEncoder, report: report))
             if config.model.freezeFrameEncoder { store.freeze(prefix: FrameEncoderSpec.prefix) }
         }
+        if !config.model.initFrom.isEmpty { try loadPretrainedModel(into: model) }
         let trainer = Trainer(config: config, run: run, model: model, labels: labels, device: device,
                               batchesPerEpoch: trainLoader.batchesPerEpoch,
                               objective: try objective(index: index, positions: trainPositions, classes: labels.level2Count,
@@ -180,9 +182,10 @@ public struct TrainingSession {
         }
     }
 
-    /// The pretrained encoder's vocabulary, a given one, the run's own (on resume), or one made from the
+    /// The vocabulary of `model.init`, the pretrained encoder's, a given one, the run's own (on resume), or one made from the
     /// training texts of the data root.
     func vocabularySource() throws -> VocabularySource {
+        if !config.model.initFrom.isEmpty { return .file(initFolder.vocabularyURL) }
         if !config.model.textEncoder.isEmpty {
             return .file(TextEncoderFolder(URL(fileURLWithPath: config.model.textEncoder)).vocabularyURL)
         }
