@@ -33,6 +33,8 @@ public final class Trainer {
     public var objective: Objective
     /// The tricks in use (each nil when off).
     public var tricks = TrickUnits()
+    /// The loss over soft targets when the run trains on pseudo-labels or distils (nil: the objective alone).
+    public var softTargets: SoftTargetLoss?
     public private(set) var state = TrainerState()
     let scaler: GradScaler?
     let autocastType: DType?
@@ -97,13 +99,13 @@ public final class Trainer {
             let input = batch.input(on: device)
             let labels = batch.labelTensor(on: device)
             let share = 1 / Double(micro.count)
-            let loss = forwardLoss(input, labels) * share
+            let loss = forwardLoss(input, labels, batch) * share
             backward(loss)
             total = total.map { $0 + loss.detach() } ?? loss.detach()
             if let fgm = tricks.fgm {
-                fgm.withPerturbation { backward(forwardLoss(input, labels) * share) }
+                fgm.withPerturbation { backward(forwardLoss(input, labels, batch) * share) }
             } else if let pgd = tricks.pgd {
-                pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels) * share) }
+                pgd.withPerturbations(parameters: parameters) { backward(forwardLoss(input, labels, batch) * share) }
             }
         }
         try dataParallel?.averageGradients()
@@ -121,13 +123,15 @@ public final class Trainer {
     }
 
     /// The training loss of one batch: one forward pass, or two under R-Drop.
-    func forwardLoss(_ input: VideoBatchInput, _ labels: Tensor) -> Tensor {
-        withAutocast(device, dtype: autocastType ?? .bfloat16, enabled: autocastType != nil) {
+    func forwardLoss(_ input: VideoBatchInput, _ labels: Tensor, _ batch: Batch) -> Tensor {
+        func task(_ output: ClassifierOutput) -> Tensor {
+            softTargets?.loss(output, batch: batch, objective: objective, device: device) ?? objective.loss(output, labels: labels)
+        }
+        return withAutocast(device, dtype: autocastType ?? .bfloat16, enabled: autocastType != nil) {
             let first = model.forward(input, train: true)
-            guard let rdrop = tricks.rdrop else { return objective.loss(first, labels: labels) }
+            guard let rdrop = tricks.rdrop else { return task(first) }
             let second = model.forward(input, train: true)
-            return rdrop.loss(task1: objective.loss(first, labels: labels), task2: objective.loss(second, labels: labels),
-                              logits1: first.logits, logits2: second.logits)
+            return rdrop.loss(task1: task(first), task2: task(second), logits1: first.logits, logits2: second.logits)
         }
     }
 
