@@ -98,12 +98,14 @@ struct PseudoLabelMix {
                     + "with teachers that held out this run's fold")
         }
         for teacher in description.teachers where teacher.trainSplit == trainSplit && teacher.heldOutFingerprint != fingerprint {
-            let held = teacher.heldOutFold.map { "fold \($0) (\(teacher.heldOutVideos) videos)" } ?? "nothing"
+            let held = teacher.heldOutFold.map {
+                "fold \($0) of its folds.json (\(teacher.heldOutVideos) videos, \(teacher.heldOutFingerprint ?? "?"))"
+            } ?? "nothing"
             throw PseudoLabelError(
                 file: file, field: "teachers",
                 problem: "teacher \(teacher.path) trained on split \(trainSplit) holding out \(held), not this run's "
-                    + "held-out fold \(fold) (\(heldOutIds.count) videos): it trained on videos this run is scored on, "
-                    + "so its soft labels leak their true labels into training and inflate the held-out score",
+                    + "held-out videos (fold \(fold), \(heldOutIds.count) videos, \(fingerprint)): it trained on videos this "
+                    + "run is scored on, so its soft labels leak their true labels into training and inflate the held-out score",
                 hint: "use teachers that held out the same fold of the same folds.json, or train with "
                     + "data.validation_fraction=0 and score on another split")
         }
