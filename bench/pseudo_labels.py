@@ -9,8 +9,8 @@ test_a against test_a_truth.csv, a split no run trained or selected on. For each
   student-s    the teacher's config and seed, trained with data.pseudo_labels=pl-s (one pseudo-label round)
   small-s      a smaller model (SMALL), seed s, hard labels only
   distil-s     the smaller model distilled from the ensemble of every seed's teacher: the ensemble's soft labels
-               of `labeled` (its held-out fold 0 left out) and of `unlabeled`, tricks.distill_weight /
-               distill_temperature
+               of `labeled` (its held-out fold 0 left out, no threshold: a target for every training video) and
+               of `unlabeled` (--threshold), tricks.distill_weight / distill_temperature
 
 Rows: the single teacher, + one pseudo-label round, the teacher ensemble (all seeds' teachers averaged), the
 small model alone, the small model distilled. Mean ± sd over seeds (the ensemble is one figure).
@@ -85,11 +85,11 @@ def main():
         print(f"{name}: validation {record['validation']['score']:.4f}, test_a {record['test_a']['score']:.4f}", flush=True)
         return record
 
-    def pseudo_label(name, models, split):
+    def pseudo_label(name, models, split, threshold):
         out = os.path.join(a.out, name)
         if not os.path.exists(os.path.join(out, "pseudo_labels.json")):
             command = [a.vidtag, "pseudo-label", "--data", a.data, "--split", split, "--out", out,
-                       "--top-k", str(a.top_k), "--threshold", str(a.threshold)]
+                       "--top-k", str(a.top_k), "--threshold", str(threshold)]
             for model in models:
                 command += ["--model", os.path.join(a.out, model)]
             subprocess.run(command, check=True)
@@ -98,7 +98,7 @@ def main():
     teachers = {s: train(f"teacher-seed{s}", [f"seed={s}"]) for s in seeds}
     students = {}
     for s in seeds:
-        labels = pseudo_label(f"pl-seed{s}", [f"teacher-seed{s}"], "unlabeled")
+        labels = pseudo_label(f"pl-seed{s}", [f"teacher-seed{s}"], "unlabeled", a.threshold)
         students[s] = train(f"student-seed{s}", [f"seed={s}", f"data.pseudo_labels={os.path.abspath(labels)}",
                                                  f"data.pseudo_weight={a.pseudo_weight}"])
     ensemble_models = [f"teacher-seed{s}" for s in seeds]
@@ -107,8 +107,9 @@ def main():
         command += ["--model", os.path.join(a.out, model)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     ensemble = json.loads(out[out.index("{"):])
-    labelled = pseudo_label("pl-ensemble-labeled", ensemble_models, "labeled")
-    unlabelled = pseudo_label("pl-ensemble-unlabeled", ensemble_models, "unlabeled")
+    # Distillation targets for every labelled training video (no threshold); unlabelled ones filtered.
+    labelled = pseudo_label("pl-ensemble-labeled", ensemble_models, "labeled", 0.0)
+    unlabelled = pseudo_label("pl-ensemble-unlabeled", ensemble_models, "unlabeled", a.threshold)
     smalls = {s: train(f"small-seed{s}", small + [f"seed={s}"]) for s in seeds}
     distilled = {s: train(f"distil-seed{s}", small + [
         f"seed={s}", f"data.pseudo_labels={os.path.abspath(labelled)},{os.path.abspath(unlabelled)}",
