@@ -4,7 +4,8 @@ import VidTagData
 /// Writes a zip archive of stored (uncompressed) members, streaming to a file: local headers and data
 /// as members are added, the central directory at ``finish()``. Every header field that could vary
 /// between runs (times, attributes) is fixed, so the same members in the same order give the same bytes.
-/// No ZIP64: an archive must stay under 4 GiB and 65,535 members, which the demo data sets do.
+/// Members must lie within the first 4 GiB; more than 65,534 members get the ZIP64 end records (the scale
+/// data set's million-video split).
 final class StoredZipWriter {
     private struct CentralEntry {
         var name: [UInt8]
@@ -38,8 +39,8 @@ final class StoredZipWriter {
     func add(name: String, bytes: UnsafeRawBufferPointer) throws {
         precondition(!finished, "StoredZipWriter.add after finish()")
         let nameBytes = Array(name.utf8)
-        guard offset + UInt64(bytes.count) + 30 + UInt64(nameBytes.count) < UInt64(UInt32.max), entries.count < 0xFFFF else {
-            throw DemoDataError.cannotWrite(path: url.path, reason: "the archive would need ZIP64 (over 4 GiB or 65,535 members); build fewer videos")
+        guard offset + UInt64(bytes.count) + 30 + UInt64(nameBytes.count) < UInt64(UInt32.max) else {
+            throw DemoDataError.cannotWrite(path: url.path, reason: "the archive would pass 4 GiB, which needs ZIP64 offsets; build fewer or smaller videos")
         }
         let crc = ZipCRC32.checksum(bytes)
         entries.append(CentralEntry(name: nameBytes, crc32: crc, size: UInt32(bytes.count), localHeaderOffset: UInt32(offset)))
@@ -70,7 +71,6 @@ final class StoredZipWriter {
     func finish() throws {
         guard !finished else { return }
         let directoryOffset = offset
-        let start = buffer.count
         for entry in entries {
             append32(0x0201_4B50)
             append16(20)  // made by: MS-DOS, 2.0
@@ -90,13 +90,36 @@ final class StoredZipWriter {
             append32(0)  // external attributes
             append32(entry.localHeaderOffset)
             buffer += entry.name
+            if buffer.count >= Self.flushThreshold { try flush() }
         }
-        let directorySize = UInt64(buffer.count - start)
+        let directorySize = entries.reduce(UInt64(0)) { $0 + 46 + UInt64($1.name.count) }  // flushed as it grew
+        guard directoryOffset + directorySize < UInt64(UInt32.max) else {
+            throw DemoDataError.cannotWrite(path: url.path, reason: "the central directory would pass 4 GiB; build fewer videos")
+        }
+        let needsZip64 = entries.count >= 0xFFFF
+        if needsZip64 {
+            let recordOffset = directoryOffset + directorySize
+            append32(0x0606_4B50)  // ZIP64 end of central directory record
+            append64(44)  // size of the rest of the record
+            append16(45)  // made by: 4.5
+            append16(45)  // needed: 4.5
+            append32(0)
+            append32(0)
+            append64(UInt64(entries.count))
+            append64(UInt64(entries.count))
+            append64(directorySize)
+            append64(directoryOffset)
+            append32(0x0706_4B50)  // ZIP64 end of central directory locator
+            append32(0)
+            append64(recordOffset)
+            append32(1)
+        }
+        let countField = needsZip64 ? 0xFFFF : UInt16(entries.count)
         append32(0x0605_4B50)
         append16(0)
         append16(0)
-        append16(UInt16(entries.count))
-        append16(UInt16(entries.count))
+        append16(countField)
+        append16(countField)
         append32(UInt32(directorySize))
         append32(UInt32(directoryOffset))
         append16(0)
@@ -120,6 +143,11 @@ final class StoredZipWriter {
     private func append32(_ value: UInt32) {
         append16(UInt16(value & 0xFFFF))
         append16(UInt16(value >> 16))
+    }
+
+    private func append64(_ value: UInt64) {
+        append32(UInt32(value & 0xFFFF_FFFF))
+        append32(UInt32(value >> 32))
     }
 }
 

@@ -6,10 +6,12 @@ let vidtagVersion = "0.1.0"
 let vidtagCommands: [ParsableCommand.Type] = [
     DoctorCommand.self,
     MakeDemoCommand.self,
+    MakeScaleDataCommand.self,
     TrainCommand.self,
     PretrainCommand.self,
     EvaluateCommand.self,
     PredictCommand.self,
+    PseudoLabelCommand.self,
     PrintConfigCommand.self,
     CheckSubmissionCommand.self,
     TuneBoostCommand.self,

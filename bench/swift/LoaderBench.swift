@@ -34,18 +34,34 @@ struct LoaderBench: ParsableCommand {
     @Option(help: "Frame side after resize and centre crop (frames only).")
     var size: Int = 224
 
+    @Option(help: "Width of a frame feature vector (features only; 32 for `vidtag make-scale-data` roots).")
+    var featureSize: Int = 768
+
+    /// This process's resident memory now (VmRSS of /proc/self/status), in bytes.
+    static func residentBytes() -> Int {
+        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+              let line = status.split(separator: "\n").first(where: { $0.hasPrefix("VmRSS:") }),
+              let kib = Int(line.split(separator: " ").dropFirst().first ?? "") else { return 0 }
+        return kib * 1024
+    }
+
     func run() throws {
         let start = Date()
         let tokenizer = try BertTokenizer(vocabulary: try Vocabulary(contentsOf: vocab))
         let frameSource: FrameSource
         switch source {
-        case "features": frameSource = .features(dimension: 768)
+        case "features": frameSource = .features(dimension: featureSize)
         case "frames": frameSource = .pixels(.clip(size: size))
         default: throw ValidationError("--source must be features or frames, not \(source)")
         }
         let root = DataRoot(path: data)
+        let residentBefore = Self.residentBytes()
         let index = try VideoIndex(dataRoot: root, split: split, tokenizer: tokenizer, labelSpace: .wechat2022)
         let indexSeconds = Date().timeIntervalSince(start)
+        let residentAfter = Self.residentBytes()
+        print("index: \(index.count) videos, \(index.tokenCount) token ids of \(index.tokenWidth) bytes; resident memory "
+              + "\(residentBefore / 1_048_576) MiB before, \(residentAfter / 1_048_576) MiB after "
+              + "(\(index.count > 0 ? (residentAfter - residentBefore) / index.count : 0) bytes per video)")
         let builder = try SampleBuilder(dataRoot: root, split: split, index: index, maxFrames: maxFrames,
                                         frameSource: frameSource, mode: .evaluate)
         let loader = try DataLoader(builder: builder, settings: LoaderSettings(

@@ -44,6 +44,10 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var prefetchBatches = 4
         /// What to do with malformed records: `skip` (report and count) or `stop`.
         public var badRecordPolicy = BadRecordPolicy.skip
+        /// A folder written by `vidtag pseudo-label` whose videos join training with soft targets (empty: none),
+        /// and the weight of their loss.
+        public var pseudoLabels = ""
+        public var pseudoWeight = 1.0
 
         public init() {}
     }
@@ -169,6 +173,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var layerDecay = 1.0
         /// Weight snapshots kept at evaluations for SWA (`vidtag average`; 0: none).
         public var keepSnapshots = 0
+        /// Distillation from `data.pseudo_labels` on labelled videos (0: off), at this temperature.
+        public var distillWeight = 0.0
+        public var distillTemperature = 1.0
 
         public init() {}
     }
@@ -182,7 +189,7 @@ extension RunConfig.DataSettings {
         case labelFraction = "label_fraction", titleTokens = "title_tokens"
         case asrTokens = "asr_tokens", ocrTokens = "ocr_tokens", maxFrames = "max_frames", frameSource = "frame_source"
         case featureSize = "feature_size", workers, prefetchBatches = "prefetch_batches"
-        case badRecordPolicy = "bad_record_policy"
+        case badRecordPolicy = "bad_record_policy", pseudoLabels = "pseudo_labels", pseudoWeight = "pseudo_weight"
     }
 }
 
@@ -238,6 +245,7 @@ extension RunConfig.TrickSettings {
         case adversarialKeys = "adversarial_keys", headSamples = "head_samples", rdropAlpha = "rdrop_alpha"
         case classWeighting = "class_weighting", classWeightAlpha = "class_weight_alpha"
         case videoLossWeight = "video_loss_weight", layerDecay = "layer_decay", keepSnapshots = "keep_snapshots"
+        case distillWeight = "distill_weight", distillTemperature = "distill_temperature"
     }
 
     /// The class weighting these settings describe.

@@ -37,6 +37,8 @@ public final class Trainer {
     var lastLossParts: [String: Tensor] = [:]
     /// The tricks in use (each nil when off).
     public var tricks = TrickUnits()
+    /// The loss over soft targets when the run trains on pseudo-labels or distils (nil: the objective alone).
+    public var softTargets: SoftTargetLoss?
     public private(set) var state = TrainerState()
     let scaler: GradScaler?
     let autocastType: DType?
@@ -139,17 +141,19 @@ public final class Trainer {
         }
         let input = batch.input(on: device)
         let labels = batch.labelTensor(on: device)
-        return { BatchLoss(total: self.forwardLoss(input, labels)) }
+        return { BatchLoss(total: self.forwardLoss(input, labels, batch)) }
     }
 
     /// The training loss of one batch: one forward pass, or two under R-Drop.
-    func forwardLoss(_ input: VideoBatchInput, _ labels: Tensor) -> Tensor {
-        withAutocast(device, dtype: autocastType ?? .bfloat16, enabled: autocastType != nil) {
+    func forwardLoss(_ input: VideoBatchInput, _ labels: Tensor, _ batch: Batch) -> Tensor {
+        func task(_ output: ClassifierOutput) -> Tensor {
+            softTargets?.loss(output, batch: batch, objective: objective, device: device) ?? objective.loss(output, labels: labels)
+        }
+        return withAutocast(device, dtype: autocastType ?? .bfloat16, enabled: autocastType != nil) {
             let first = model.forward(input, train: true)
-            guard let rdrop = tricks.rdrop else { return objective.loss(first, labels: labels) }
+            guard let rdrop = tricks.rdrop else { return task(first) }
             let second = model.forward(input, train: true)
-            return rdrop.loss(task1: objective.loss(first, labels: labels), task2: objective.loss(second, labels: labels),
-                              logits1: first.logits, logits2: second.logits)
+            return rdrop.loss(task1: task(first), task2: task(second), logits1: first.logits, logits2: second.logits)
         }
     }
 

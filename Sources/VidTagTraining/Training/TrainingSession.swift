@@ -80,13 +80,16 @@ public struct TrainingSession {
                                              badRecords: policy)
         let evalBuilder = try SampleBuilder(dataRoot: data, split: split, index: index, maxFrames: config.data.maxFrames,
                                             frameSource: frameSource, mode: .evaluate, badRecords: policy)
+        let pseudo = try PseudoLabelMix.prepare(config: config, data: data, index: index, heldOut: heldOutPositions, fold: fold,
+                                                labels: labels, tokenizer: tokenizer, frameSource: frameSource)
+        let trainedPositions = pseudo?.positions(training: trainPositions, trainingCount: index.count) ?? trainPositions
         let trainLoader = try DataLoader(
-            builder: trainBuilder,
+            source: try pseudo?.source(training: trainBuilder) ?? trainBuilder,
             settings: LoaderSettings(batchSize: config.train.batchSize / (shard?.count ?? 1), shuffle: true,
-                                     seed: UInt64(config.seed), dropLast: trainPositions.count > config.train.batchSize,
+                                     seed: UInt64(config.seed), dropLast: trainedPositions.count > config.train.batchSize,
                                      workers: config.data.workers, queueCapacity: config.data.prefetchBatches,
                                      shard: shard),
-            positions: trainPositions)
+            positions: trainedPositions)
         let evalLoader = try DataLoader(
             builder: evalBuilder,
             settings: LoaderSettings(batchSize: config.train.batchSize * 2, shuffle: false, workers: config.data.workers,
@@ -112,6 +115,7 @@ public struct TrainingSession {
                               objective: try objective(index: index, positions: trainPositions, classes: labels.level2Count,
                                                        device: device))
         trainer.tricks = try tricks(store: store)
+        trainer.softTargets = pseudo?.loss
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
