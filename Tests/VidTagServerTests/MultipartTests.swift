@@ -133,6 +133,7 @@ extension ServerTests {
                 Case(name: "an oversized body", contentType: good.contentType,
                      body: ByteBuffer(bytes: good.bytes + Data(count: 70 << 10)), status: .contentTooLarge, kind: "body_too_large"),
             ]
+            let (goodType, goodBytes) = (good.contentType, good.bytes + Data("--\(good.boundary)--\r\n".utf8))
             let server = ClassifierServer(model: model, settings: ServeSettings(port: 0, maxBatch: 2, maxDelay: .milliseconds(1),
                                                                                 limits: limits))
             try await server.application().test(.router) { client in
@@ -148,7 +149,35 @@ extension ServerTests {
                                                         headers: [.contentType: good.contentType], body: good.closed)
                     #expect(fine.status == .ok, "after \(bad.name): \(String(buffer: fine.body))")
                 }
+                // Cut anywhere, and with any one byte flipped, the body is answered (400 or 200), never a crash.
+                for cut in stride(from: 0, to: goodBytes.count, by: 11) {
+                    let response = try await client.execute(uri: "/v1/classify", method: .post,
+                                                            headers: [.contentType: goodType], body: ByteBuffer(bytes: goodBytes.prefix(cut)))
+                    // Only the close delimiter's CRLF may go (the epilogue is ignored).
+                    #expect(response.status == (cut >= goodBytes.count - 2 ? .ok : .badRequest), "cut at \(cut)")
+                }
+                for position in stride(from: 0, to: goodBytes.count, by: 17) {
+                    var flipped = goodBytes
+                    flipped[position] ^= 0x5A
+                    let response = try await client.execute(uri: "/v1/classify", method: .post,
+                                                            headers: [.contentType: goodType], body: ByteBuffer(bytes: flipped))
+                    #expect([.ok, .badRequest].contains(response.status), "byte \(position) flipped")
+                }
                 #expect(try await client.execute(uri: "/healthz", method: .get).status == .ok)
+            }
+        }
+
+        @Test("the OpenAPI document describes the multipart form")
+        func openAPIDescribesMultipart() async throws {
+            let server = ClassifierServer(model: ServerFixture.featureModel, settings: ServeSettings(port: 0))
+            try await Application(router: server.router()).test(.router) { client in
+                let document = try ServerFixture.object(try await client.execute(uri: "/openapi.json", method: .get).body)
+                let classify = (document["paths"] as? [String: Any])?["/v1/classify"] as? [String: Any]
+                let content = ((classify?["post"] as? [String: Any])?["requestBody"] as? [String: Any])?["content"] as? [String: Any]
+                let multipart = try #require(content?["multipart/form-data"] as? [String: Any])
+                let properties = (multipart["schema"] as? [String: Any])?["properties"] as? [String: Any]
+                #expect(properties?["video"] != nil && properties?["frames"] != nil)
+                #expect((document["paths"] as? [String: Any])?["/model"] != nil)
             }
         }
     }
