@@ -11,12 +11,12 @@
 # demo data (the weights' values do not change the work), `--sizes "demo base"` adds BERT-base size (12 × 768).
 #
 # Usage: bench/serve.sh [--duration 10] [--concurrency "1 8 64"] [--cases "text jpeg8"] [--sizes demo]
-#                       [--rounds 1] [--threads 2] [--keep DIR]
+#                       [--rounds 1] [--threads 2] [--keep DIR] [--vidtag-args "--max-delay-ms 0"]
 # Needs wrk (installed with apt-get when missing and root) and fastapi + uvicorn (scripts/setup-reference.sh).
 # VIDTAG=path uses a built vidtag instead of building the release one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-duration=10; concurrency="1 8 64"; cases="text jpeg8"; sizes="demo"; rounds=1; threads=2; keep=""
+duration=10; concurrency="1 8 64"; cases="text jpeg8"; sizes="demo"; rounds=1; threads=2; keep=""; vidtag_args=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --duration) duration="$2"; shift 2;;
@@ -26,6 +26,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds="$2"; shift 2;;
     --threads) threads="$2"; shift 2;;
     --keep) keep="$2"; shift 2;;
+    --vidtag-args) vidtag_args="$2"; shift 2;;
     *) echo "bench/serve.sh: unknown option $1 (see the usage at the top of the script)" >&2; exit 2;;
   esac
 done
@@ -135,7 +136,8 @@ for size in $sizes; do
     model="$work/model-$size-$case"
     train "$size" "$case" "$model"
     port=$((port + 2))
-    "$bin" serve --model "$model" --port "$port" > "$work/vidtag-$size-$case.log" 2>&1 &
+    # shellcheck disable=SC2086  # the extra options are words
+    "$bin" serve --model "$model" --port "$port" $vidtag_args > "$work/vidtag-$size-$case.log" 2>&1 &
     vidtag_pid=$!; pids+=("$vidtag_pid")
     "$py" bench/python/serve_fastapi.py --model "$model" --port $((port + 1)) --threads "$threads" \
       > "$work/twin-$size-$case.log" 2>&1 &
