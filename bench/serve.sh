@@ -164,8 +164,10 @@ v, t = rows[:n], rows[n:]
 med = lambda runs, i: statistics.median(r[i] for r in runs)
 errors = sum(r[3] for r in rows)
 note = f" ({int(errors)} errors)" if errors else ""
+ratio = lambda a, b: f"{a / b:.2f}" if b > 0 and a == a and b == b else "n/a"
 print(f"| {label}{note} | {connections} | {med(v,0):.1f} | {med(v,1):.1f} / {med(v,2):.1f} | {med(t,0):.1f} | "
-      f"{med(t,1):.1f} / {med(t,2):.1f} | {med(v,0)/med(t,0):.2f} | {med(v,1)/med(t,1):.2f} | {med(v,2)/med(t,2):.2f} |")
+      f"{med(t,1):.1f} / {med(t,2):.1f} | {ratio(med(v,0), med(t,0))} | {ratio(med(v,1), med(t,1))} | "
+      f"{ratio(med(v,2), med(t,2))} |")
 EOF
     done
     kill "$vidtag_pid" "$twin_pid" 2>/dev/null || true
