@@ -9,12 +9,19 @@ enum APIDocument {
             "/v1/classify": {
               "post": {
                 "summary": "Top-k categories of one video, or of a list of videos",
+                "description": "A JSON body holds one video or a list, frames as base64. A multipart/form-data body holds one video: a `video` part with its JSON and one `frames` file part per JPEG frame; errors name the part (`video.title`, `frames[1]`, `parts[3]` for a part that is not well formed). The body limit is \#(limits.maxBodyBytes) bytes either way.",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"oneOf": [
                   {"$ref": "#/components/schemas/Video"},
                   {"type": "object", "additionalProperties": false, "required": ["videos"], "properties": {
                     "videos": {"type": "array", "minItems": 1, "maxItems": \#(limits.maxVideos), "items": {"$ref": "#/components/schemas/Video"}},
                     "top_k": {"type": "integer", "minimum": 1, "default": \#(topK)}}}
-                ]}}}},
+                ]}},
+                  "multipart/form-data": {"schema": {"type": "object", "additionalProperties": false, "required": ["video"], "properties": {
+                    "video": {"$ref": "#/components/schemas/Video", "description": "the video's JSON as a single-video body, without frames (once)"},
+                    "frames": {"type": "array", "maxItems": \#(limits.maxFrames), "items": {"type": "string", "contentMediaType": "image/jpeg"},
+                      "description": "one JPEG file part per frame, in time order (the part order); at most \#(limits.maxPixels) pixels each"}}},
+                    "encoding": {"video": {"contentType": "application/json"}, "frames": {"contentType": "image/jpeg"}}}
+                }},
                 "responses": {
                   "200": {"description": "One prediction per video, in request order", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ClassifyResponse"}}}},
                   "400": {"$ref": "#/components/responses/Error"},
@@ -27,7 +34,9 @@ enum APIDocument {
             "/healthz": {"get": {"summary": "200 once the model is loaded and warmed up; 503 while loading or draining",
               "responses": {"200": {"description": "ready"}, "503": {"description": "loading, warming_up, draining or stopped"}}}},
             "/metrics": {"get": {"summary": "Prometheus text exposition", "responses": {"200": {"description": "metrics", "content": {"text/plain": {}}}}}},
-            "/v1/model": {"get": {"summary": "The served model: name, version, frame input, classes", "responses": {"200": {"description": "model"}}}},
+            "/v1/model": {"get": {"summary": "The served model: name, version, frame input, classes, and its card (training settings, held-out evaluations, the best one's per-class scores, whether curves exist)", "responses": {"200": {"description": "model"}}}},
+            "/model": {"get": {"summary": "The model card as a self-contained HTML page (reads /v1/model)", "responses": {"200": {"description": "page", "content": {"text/html": {}}}}}},
+            "/model/curves.svg": {"get": {"summary": "The run's training curves", "responses": {"200": {"description": "SVG", "content": {"image/svg+xml": {}}}, "404": {"$ref": "#/components/responses/Error"}}}},
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3.1"}}}}
           },
           "components": {

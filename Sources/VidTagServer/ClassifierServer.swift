@@ -9,10 +9,13 @@ import VidTagData
 
 /// `vidtag serve`: a model folder behind HTTP. Routes:
 /// - `GET /`: a self-contained page to classify a video by hand;
-/// - `POST /v1/classify`: one video or `{"videos": [...]}` → top-k level-2 / level-1 with probabilities;
+/// - `POST /v1/classify`: one video or `{"videos": [...]}` as JSON, or one video as a multipart form (a
+///   `video` JSON part and `frames` JPEG file parts) → top-k level-2 / level-1 with probabilities;
 /// - `GET /healthz`: 200 once the model is loaded and warmed up, 503 before and while draining;
 /// - `GET /metrics`: Prometheus text (requests, errors by kind, batch sizes, queue and latency histograms);
-/// - `GET /v1/model`: the served model's name, version and classes;
+/// - `GET /v1/model`: the served model's name, version, classes and card (training settings, held-out
+///   scores, the best evaluation's per-class scores);
+/// - `GET /model`: the model card as a page (its curves at `GET /model/curves.svg`);
 /// - `GET /openapi.json`: the API as an OpenAPI 3.1 document.
 ///
 /// Requests are prepared (base64, JPEG decoding, tokenizing) on NIO's thread pool, batched by a
@@ -44,8 +47,11 @@ public struct ClassifierServer: Sendable {
     /// Safe to call again (a second call does nothing).
     public func prepare() async throws {
         guard state.model == nil else { return }
-        let model = try await worker.load(folder: modelFolder, device: settings.device, dtype: settings.dtype,
-                                          name: modelName, version: modelVersion)
+        var loaded = try await worker.load(folder: modelFolder, device: settings.device, dtype: settings.dtype,
+                                           name: modelName, version: modelVersion)
+        let folder = modelFolder
+        loaded.card = try await NIOThreadPool.singleton.runIfActive { ModelCard.read(folder: folder) }
+        let model = loaded
         state.set(model: model)
         state.set(.warmingUp)
         let sample = try await NIOThreadPool.singleton.runIfActive {
@@ -105,6 +111,17 @@ public struct ClassifierServer: Sendable {
             let model = try state.readyModel()
             return JSONResponse.make(ModelDescription(model))
         }
+        router.get("/model") { _, _ in
+            JSONResponse.text(ModelCardPage.html, contentType: "text/html; charset=utf-8")
+        }
+        router.get("/model/curves.svg") { _, _ in
+            guard state.model?.card?.hasCurves == true,
+                  let svg = try await NIOThreadPool.singleton.runIfActive({ ModelCard.curves(folder: modelFolder) })
+            else {
+                throw ServeError(.notFound, "the model's run folder has no curves.svg")
+            }
+            return Response(status: .ok, headers: [.contentType: "image/svg+xml"], body: .init(byteBuffer: ByteBuffer(bytes: svg)))
+        }
         router.post("/v1/classify") { request, _ in
             try await classify(request)
         }
@@ -124,8 +141,12 @@ public struct ClassifierServer: Sendable {
         } catch is NIOTooManyBytesError {
             throw ServeError(.bodyTooLarge, "the body is larger than \(limits.maxBodyBytes) bytes")
         }
+        let contentType = request.headers[.contentType]
         let parsed = try await NIOThreadPool.singleton.runIfActive {
-            try ClassifyRequest.decode(Data(body.readableBytesView))
+            if let contentType, MultipartForm.isMultipart(contentType: contentType) {
+                return try ClassifyRequest.decodeMultipart(Data(body.readableBytesView), contentType: contentType, limits: limits)
+            }
+            return try ClassifyRequest.decode(Data(body.readableBytesView))
         }
         guard !parsed.videos.isEmpty else { throw ServeError(.invalidField, field: "videos", "the list is empty") }
         guard parsed.videos.count <= limits.maxVideos else {
@@ -134,12 +155,11 @@ public struct ClassifierServer: Sendable {
         let topK = parsed.topK ?? settings.topK
         guard topK >= 1 else { throw ServeError(.invalidField, field: "top_k", "\(topK); expected 1 or more") }
         let preparation = VideoPreparation(model: model, limits: limits)
-        let single = parsed.single
         let samples = try await withThrowingTaskGroup(of: (Int, Sample).self) { group in
             for (index, video) in parsed.videos.enumerated() {
                 group.addTask {
                     (index, try await NIOThreadPool.singleton.runIfActive {
-                        try preparation.sample(of: video, index: index, single: single)
+                        try preparation.sample(of: video, index: index, fields: parsed.fields(index))
                     })
                 }
             }
@@ -194,6 +214,7 @@ struct ModelDescription: Encodable {
     var maxFrames: Int
     var level2Ids: [String]
     var level1Ids: [String]
+    var card: ModelCard?
 
     init(_ model: ServedModel) {
         name = model.name
@@ -204,10 +225,11 @@ struct ModelDescription: Encodable {
         maxFrames = model.samples.maxFrames
         level2Ids = model.labels.level2Ids
         level1Ids = model.labels.level1Ids
+        card = model.card
     }
 
     enum CodingKeys: String, CodingKey {
         case name, version, architecture, frames, featureSize = "feature_size", maxFrames = "max_frames"
-        case level2Ids = "level2_ids", level1Ids = "level1_ids"
+        case level2Ids = "level2_ids", level1Ids = "level1_ids", card
     }
 }

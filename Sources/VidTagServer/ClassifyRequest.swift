@@ -5,12 +5,36 @@ import VidTagData
 /// may carry `top_k`. A video has the annotation fields (`id`, `title`, `asr`, `ocr` as
 /// `[{"time": int, "text": string}]`) and at most one of `frames` (base64 JPEGs in time order) and
 /// `frame_features` (`[[number]]`, one row per frame). Unknown keys are refused, so a misspelt field
-/// never passes silently.
+/// never passes silently. A `multipart/form-data` body carries one video (``decodeMultipart(_:contentType:limits:)``).
 struct ClassifyRequest: Decodable {
     var videos: [VideoRequest]
-    /// True when the body was a single video (the answer is then still a list of one).
-    var single: Bool
+    /// How the body held its videos (the answer is a list either way).
+    var shape: Shape
     var topK: Int?
+
+    enum Shape {
+        /// One video as the body.
+        case single
+        /// `{"videos": [...]}`.
+        case list
+        /// A `video` JSON part and `frames` file parts.
+        case multipart
+    }
+
+    init(videos: [VideoRequest], shape: Shape, topK: Int?) {
+        self.videos = videos
+        self.shape = shape
+        self.topK = topK
+    }
+
+    /// How errors name the fields of the `index`-th video.
+    func fields(_ index: Int) -> VideoFields {
+        switch shape {
+        case .single: .single
+        case .list: .listed(index)
+        case .multipart: .multipart
+        }
+    }
 
     private enum Keys: String, CodingKey, CaseIterable { case videos, topK = "top_k" }
 
@@ -21,12 +45,12 @@ struct ClassifyRequest: Decodable {
             let keyed = try decoder.container(keyedBy: Keys.self)
             videos = try keyed.decode([VideoRequest].self, forKey: .videos)
             topK = try keyed.decodeIfPresent(Int.self, forKey: .topK)
-            single = false
+            shape = .list
         } else {
             try rejectUnknownKeys(container, allowed: VideoRequest.Keys.allCases.map(\.rawValue) + [Keys.topK.rawValue])
             videos = [try VideoRequest(from: decoder)]
             topK = try decoder.container(keyedBy: Keys.self).decodeIfPresent(Int.self, forKey: .topK)
-            single = true
+            shape = .single
         }
     }
 }
@@ -39,6 +63,8 @@ struct VideoRequest: Decodable {
     var ocr: [OCRItem]?
     var frames: [String]?
     var frameFeatures: [[Float]]?
+    /// JPEG files of a multipart request, in part order (never from JSON, where `frames` are base64).
+    var frameFiles: [Data]?
 
     enum Keys: String, CodingKey, CaseIterable {
         case id, title, asr, ocr, frames, frameFeatures = "frame_features"
@@ -147,6 +173,65 @@ extension ClassifyRequest {
         default:
             String(describing: type).hasPrefix("Array") ? "an array" : "an object"
         }
+    }
+}
+
+extension ClassifyRequest {
+    /// The part names of a multipart request.
+    enum PartName: String, CaseIterable {
+        /// The video's JSON, as a single-video body (id, title, asr, ocr, frame_features, top_k): once.
+        case video
+        /// One JPEG file per frame, in time order.
+        case frames
+    }
+
+    /// A `multipart/form-data` body: one `video` part holding the video's JSON as a single-video body
+    /// would (no `frames`: those are the `frames` file parts, one JPEG each, in time order). Errors name
+    /// the part: `video.title`, `frames[2]`, `parts[3]` for a part that is not well formed.
+    static func decodeMultipart(_ body: Data, contentType: String, limits: ServeLimits) throws(ServeError) -> ClassifyRequest {
+        let boundary = try MultipartForm.boundary(contentType: contentType)
+        let form = try MultipartForm.parse(body, boundary: boundary, maxParts: limits.maxFrames + 2)
+        var videoPart: Data?
+        var frames: [Data] = []
+        for (index, part) in form.parts.enumerated() {
+            switch PartName(rawValue: part.name) {
+            case .video:
+                guard videoPart == nil else {
+                    throw ServeError(.invalidField, field: "video", "\(part.label(index)): a second video part; one video per multipart request")
+                }
+                if let type = part.contentType, !type.lowercased().hasPrefix("application/json"), !type.lowercased().hasPrefix("text/plain") {
+                    throw ServeError(.invalidField, field: "video", "\(part.label(index)) has Content-Type \(type); expected application/json")
+                }
+                videoPart = part.body
+            case .frames:
+                frames.append(part.body)
+                guard frames.count <= limits.maxFrames else {
+                    throw ServeError(.tooManyFrames, field: "frames", "more than \(limits.maxFrames) frames parts; at most \(limits.maxFrames)")
+                }
+            case nil:
+                throw ServeError(.invalidField, field: part.name, "\(part.label(index)): unknown part; expected "
+                                     + PartName.allCases.map(\.rawValue).joined(separator: ", "))
+            }
+        }
+        guard let videoPart else {
+            throw ServeError(.invalidField, field: "video", "no video part (the video's JSON: title, asr, ocr, …)")
+        }
+        var request: ClassifyRequest
+        do {
+            request = try decode(videoPart)
+        } catch {
+            var inPart = error
+            inPart.field = "video" + (error.field.map { "." + $0 } ?? "")
+            throw inPart
+        }
+        guard request.shape == .single, var video = request.videos.first else {
+            throw ServeError(.invalidField, field: "video.videos", "one video per multipart request; send a list as JSON")
+        }
+        if video.frames != nil {
+            throw ServeError(.invalidField, field: "video.frames", "in a multipart request frames are file parts named frames")
+        }
+        video.frameFiles = frames.isEmpty ? nil : frames
+        return ClassifyRequest(videos: [video], shape: .multipart, topK: request.topK)
     }
 }
 

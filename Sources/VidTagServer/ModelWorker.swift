@@ -15,6 +15,8 @@ public struct ServedModel: Sendable {
     public var architecture: String
     public var labels: LabelSpace
     public var samples: RecordSampleBuilder
+    /// The run's settings, evaluations and per-class scores, read after loading (`GET /v1/model`, `GET /model`).
+    var card: ModelCard?
     /// Whether the model reads raw frames (JPEGs) rather than frame features.
     public var takesJPEGFrames: Bool {
         if case .pixels = samples.frameSource { return true }

@@ -4,6 +4,7 @@ import Hummingbird
 /// Counted by kind in `/metrics` (`vidtag_errors_total{kind=…}`).
 public enum ServeErrorKind: String, Sendable, CaseIterable, Codable {
     case malformedJSON = "malformed_json"
+    case malformedMultipart = "malformed_multipart"
     case invalidField = "invalid_field"
     case bodyTooLarge = "body_too_large"
     case tooManyVideos = "too_many_videos"
@@ -22,7 +23,7 @@ public enum ServeErrorKind: String, Sendable, CaseIterable, Codable {
 
     public var status: HTTPResponse.Status {
         switch self {
-        case .malformedJSON, .invalidField, .tooManyVideos, .tooManyFrames, .imageTooLarge, .corruptImage, .textTooLong,
+        case .malformedJSON, .malformedMultipart, .invalidField, .tooManyVideos, .tooManyFrames, .imageTooLarge, .corruptImage, .textTooLong,
              .wrongFrameKind: .badRequest
         case .bodyTooLarge: .contentTooLarge
         case .notFound: .notFound

@@ -9,10 +9,9 @@ struct VideoPreparation: Sendable {
     let model: ServedModel
     let limits: ServeLimits
 
-    /// The sample of `video`, the `index`-th of its request; errors name `videos[index].…` (or the
-    /// top-level field for a single-video body).
-    func sample(of video: VideoRequest, index: Int, single: Bool) throws(ServeError) -> Sample {
-        let prefix = single ? "" : "videos[\(index)]."
+    /// The sample of `video`, the `index`-th of its request; errors name its fields as `fields` says.
+    func sample(of video: VideoRequest, index: Int, fields: VideoFields) throws(ServeError) -> Sample {
+        let prefix = fields.text
         let id = video.id ?? String(index)
         for (name, text) in [("title", video.title ?? ""), ("asr", video.asr ?? "")] where text.utf8.count > limits.maxTextBytes {
             throw ServeError(.textTooLong, field: prefix + name,
@@ -25,52 +24,60 @@ struct VideoPreparation: Sendable {
                              "\(ocrBytes) bytes of UTF-8 in all; at most \(limits.maxTextBytes) are taken")
         }
         let record = VideoAnnotation(id: id, title: video.title ?? "", asr: video.asr ?? "", ocr: ocr)
-        let frames = try frames(of: video, prefix: prefix)
+        let frames = try frames(of: video, fields: fields)
         let sample: Sample
         do {
             sample = try model.samples.sample(record, frames: frames, position: index)
         } catch {
-            throw ServeError(.internalError, field: prefix.isEmpty ? nil : String(prefix.dropLast()),
+            throw ServeError(.internalError, field: fields.video,
                              "the video could not be prepared: \(error)")
         }
         if let issue = sample.report.frames.issues.first {
-            throw ServeError(.corruptImage, field: prefix + (issue.member ?? "frames"),
+            throw ServeError(.corruptImage, field: fields.frames + (issue.member ?? "frames"),
                              "not a complete, decodable JPEG: \(issue.reason)")
         }
         return sample
     }
 
-    private func frames(of video: VideoRequest, prefix: String) throws(ServeError) -> RecordFrames {
-        switch (video.frames, video.frameFeatures) {
+    private func frames(of video: VideoRequest, fields: VideoFields) throws(ServeError) -> RecordFrames {
+        let images: Int? = video.frameFiles?.count ?? video.frames?.count
+        switch (images, video.frameFeatures) {
         case (nil, nil):
             return .absent
         case (.some, .some):
-            throw ServeError(.invalidField, field: prefix + "frame_features",
-                             "give frames (base64 JPEGs) or frame_features, not both")
-        case (let images?, nil):
-            guard images.count <= limits.maxFrames else {
-                throw ServeError(.tooManyFrames, field: prefix + "frames", "\(images.count) frames; at most \(limits.maxFrames)")
+            throw ServeError(.invalidField, field: fields.text + "frame_features",
+                             "give frames (JPEGs) or frame_features, not both")
+        case (let count?, nil):
+            guard count <= limits.maxFrames else {
+                throw ServeError(.tooManyFrames, field: fields.frames + "frames", "\(count) frames; at most \(limits.maxFrames)")
             }
-            let jpegs = try images.enumerated().map { (number, text) throws(ServeError) in
-                try jpeg(text, field: prefix + "frames[\(number)]")
+            let jpegs: [Data]
+            if let files = video.frameFiles {
+                jpegs = try files.enumerated().map { (number, bytes) throws(ServeError) in
+                    try checkedJPEG(bytes, field: fields.frames + "frames[\(number)]")
+                }
+            } else {
+                jpegs = try (video.frames ?? []).enumerated().map { (number, text) throws(ServeError) in
+                    try jpeg(base64: text, field: fields.frames + "frames[\(number)]")
+                }
             }
             guard model.takesJPEGFrames else {
-                throw ServeError(.wrongFrameKind, field: prefix + "frames",
+                throw ServeError(.wrongFrameKind, field: fields.frames + "frames",
                                  "this model was trained on frame features, not JPEG images: send frame_features "
                                      + "(\(model.featureSize ?? 0) numbers per frame), or no frames")
             }
             return .jpegs(jpegs)
         case (nil, let rows?):
             guard rows.count <= limits.maxFrames else {
-                throw ServeError(.tooManyFrames, field: prefix + "frame_features",
+                throw ServeError(.tooManyFrames, field: fields.text + "frame_features",
                                  "\(rows.count) frames; at most \(limits.maxFrames)")
             }
             guard let width = model.featureSize else {
-                throw ServeError(.wrongFrameKind, field: prefix + "frame_features",
+                throw ServeError(.wrongFrameKind, field: fields.text + "frame_features",
                                  "this model was trained on raw frames: send frames as base64 JPEGs, or no frames")
             }
             for (number, row) in rows.enumerated() where row.count != width {
-                throw ServeError(.invalidField, field: prefix + "frame_features[\(number)]",
+                throw ServeError(.invalidField, field: fields.text + "frame_features[\(number)]",
                                  "\(row.count) numbers; this model takes \(width) per frame")
             }
             if rows.isEmpty { return .absent }
@@ -78,12 +85,17 @@ struct VideoPreparation: Sendable {
         }
     }
 
-    /// Base64 to JPEG bytes, with the header read to refuse images that are not JPEGs or too large.
-    private func jpeg(_ text: String, field: String) throws(ServeError) -> Data {
+    /// Base64 to JPEG bytes, checked as ``checkedJPEG(_:field:)`` does.
+    private func jpeg(base64 text: String, field: String) throws(ServeError) -> Data {
         let payload = text.hasPrefix("data:") ? String(text.drop { $0 != "," }.dropFirst()) : text
         guard let bytes = Data(base64Encoded: payload, options: .ignoreUnknownCharacters), !bytes.isEmpty else {
             throw ServeError(.invalidField, field: field, "not base64 (a JPEG file encoded as base64 is expected)")
         }
+        return try checkedJPEG(bytes, field: field)
+    }
+
+    /// `bytes`, once their header says they are a JPEG within the pixel limit (nothing is decoded yet).
+    private func checkedJPEG(_ bytes: Data, field: String) throws(ServeError) -> Data {
         let size: (width: Int, height: Int)
         do {
             size = try JPEG.dimensions(of: bytes)
@@ -95,5 +107,22 @@ struct VideoPreparation: Sendable {
                              "\(size.width)×\(size.height) pixels; at most \(limits.maxPixels) pixels per frame")
         }
         return bytes
+    }
+}
+
+/// How errors name a video's fields: `title`, `frames[0]` for a single-video JSON body; `videos[2].title`
+/// in a list; `video.title` (the JSON part) and `frames[0]` (the first `frames` file part) in a multipart form.
+struct VideoFields: Sendable {
+    /// Before the text fields and frame_features.
+    var text: String
+    /// Before `frames`.
+    var frames: String
+    /// The whole video, when an error is about no one field.
+    var video: String?
+
+    static let single = VideoFields(text: "", frames: "", video: nil)
+    static let multipart = VideoFields(text: "video.", frames: "", video: "video")
+    static func listed(_ index: Int) -> VideoFields {
+        VideoFields(text: "videos[\(index)].", frames: "videos[\(index)].", video: "videos[\(index)]")
     }
 }

@@ -1,5 +1,6 @@
 /// `GET /`: a self-contained page (no external assets) to try the model by hand: paste a title, ASR and
-/// OCR text, drop a few JPEG frames (for models trained on raw frames), see the top categories as bars.
+/// OCR text, drop a few JPEG frames (for models trained on raw frames; sent as a multipart form), see the
+/// top categories as bars. Links to the model card (`/model`).
 enum WebPage {
     static let html = #"""
     <!doctype html>
@@ -34,14 +35,12 @@ enum WebPage {
     fetch('/v1/model').then(r => r.json()).then(m => {
       if (m.error) { document.getElementById('model').textContent = 'model: ' + m.error.message; return; }
       takesJPEG = m.frames === 'jpeg';
-      document.getElementById('model').textContent = `model ${m.name} (${m.architecture}, version ${m.version}), ${m.level2_ids.length} categories`;
+      document.getElementById('model').textContent = `model ${m.name} (${m.architecture}, version ${m.version}), ${m.level2_ids.length} categories — `;
+      const card = document.createElement('a'); card.href = '/model'; card.id = 'cardLink'; card.textContent = 'model card';
+      document.getElementById('model').appendChild(card);
       if (!takesJPEG) { document.getElementById('frames').disabled = true;
         document.getElementById('frameHint').textContent = '(this model takes frame features; send them through the API)'; }
     });
-    function base64(file) {
-      return new Promise((resolve, reject) => { const reader = new FileReader();
-        reader.onload = () => resolve(reader.result.split(',')[1]); reader.onerror = reject; reader.readAsDataURL(file); });
-    }
     function bars(element, entries) {
       element.innerHTML = '';
       for (const entry of entries) {
@@ -59,8 +58,14 @@ enum WebPage {
       const video = { title: document.getElementById('title').value, asr: document.getElementById('asr').value,
         ocr: document.getElementById('ocr').value.split('\n').filter(t => t.trim()).map((text, time) => ({ time, text })), top_k: 5 };
       const files = document.getElementById('frames').files;
-      if (takesJPEG && files.length) video.frames = await Promise.all(Array.from(files).map(base64));
-      const response = await fetch('/v1/classify', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(video) });
+      let request = { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(video) };
+      if (takesJPEG && files.length) {  // a multipart form: the video's JSON, then one part per frame in order
+        const form = new FormData();
+        form.append('video', new Blob([JSON.stringify(video)], { type: 'application/json' }));
+        for (const file of files) form.append('frames', file);
+        request = { method: 'POST', body: form };
+      }
+      const response = await fetch('/v1/classify', request);
       const answer = await response.json();
       if (answer.error) { document.getElementById('error').textContent = (answer.error.field ? answer.error.field + ': ' : '') + answer.error.message; return; }
       const prediction = answer.predictions[0];

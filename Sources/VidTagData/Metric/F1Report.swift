@@ -2,7 +2,7 @@ import Foundation
 
 /// Precision, recall, F1 and support of one class, as scikit-learn's `precision_recall_fscore_support`
 /// computes them (a ratio with a zero denominator is 0).
-public struct ClassScore: Sendable, Equatable {
+public struct ClassScore: Sendable, Equatable, Codable {
     public var label: String
     public var precision: Double
     public var recall: Double
@@ -16,7 +16,7 @@ public struct ClassScore: Sendable, Equatable {
 /// Single-label multi-class scores with scikit-learn's definitions. The classes are the sorted union of
 /// the labels in truth and prediction (sklearn's `labels=None`), so a class that appears in neither is
 /// left out of the macro average.
-public struct F1Report: Sendable, Equatable {
+public struct F1Report: Sendable, Equatable, Codable {
     /// Per-class scores, sorted by label.
     public var classes: [ClassScore]
     /// Micro-averaged F1 (equals accuracy for single-label data).
@@ -27,6 +27,11 @@ public struct F1Report: Sendable, Equatable {
     public var macroRecall: Double
     public var accuracy: Double
     public var sampleCount: Int
+
+    enum CodingKeys: String, CodingKey {
+        case classes, microF1 = "micro_f1", macroF1 = "macro_f1", macroPrecision = "macro_precision"
+        case macroRecall = "macro_recall", accuracy, sampleCount = "sample_count"
+    }
 
     /// Scores `predicted` against `truth`, position by position.
     /// - Throws: ``MetricError`` for inputs of different lengths or empty inputs (sklearn refuses both).
@@ -97,7 +102,7 @@ public struct F1Report: Sendable, Equatable {
 
 /// The WeChat Big Data Challenge 2022 score: the mean of level-1 micro F1, level-1 macro F1, level-2 micro
 /// F1 and level-2 macro F1, the level-1 id being the first two characters of the level-2 id.
-public struct ChallengeScore: Sendable, Equatable {
+public struct ChallengeScore: Sendable, Equatable, Codable {
     public var level1: F1Report
     public var level2: F1Report
 

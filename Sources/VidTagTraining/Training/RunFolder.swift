@@ -22,6 +22,8 @@ public struct RunFolder {
     public var boostURL: URL { url.appendingPathComponent("boost.json") }
     /// The per-class report of the best evaluation.
     public var bestReportURL: URL { url.appendingPathComponent("best_report.txt") }
+    /// Both levels' per-class reports of the best evaluation, as JSON (a ``ChallengeScore``).
+    public var bestScoreURL: URL { url.appendingPathComponent("best_report.json") }
     /// TensorBoard event files (`train.tensorboard`).
     public var tensorBoardURL: URL { url.appendingPathComponent("tensorboard") }
 

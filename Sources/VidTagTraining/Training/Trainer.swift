@@ -291,6 +291,7 @@ public final class Trainer {
                 state.evaluationsWithoutImprovement = 0
                 try run.model.saveWeights(store)
                 try AtomicFile.write(Data(score.level2.table().utf8), to: run.bestReportURL)
+                try AtomicFile.write(try JSONEncoder().encode(score), to: run.bestScoreURL)
             } else {
                 state.evaluationsWithoutImprovement += 1
             }
