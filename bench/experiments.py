@@ -100,6 +100,8 @@ EXPERIMENTS = {
         ("+ label smoothing 0.1", ["tricks.label_smoothing=0.1"]),
         ("+ video head (loss ×0.5)", ["tricks.video_loss_weight=0.5"]),
         ("+ layer-wise lr decay 0.9", ["tricks.layer_decay=0.9"]),
+        ("EMA + label smoothing + FGM", ["tricks.ema_decay=0.99", "tricks.label_smoothing=0.1",
+                                         "tricks.fgm_epsilon=0.5"]),
         ("full recipe", ["tricks.ema_decay=0.99", "tricks.fgm_epsilon=0.5", "tricks.head_samples=4",
                          "tricks.class_weighting=power", "tricks.class_weight_alpha=0.3",
                          "tricks.video_loss_weight=0.5", "tricks.layer_decay=0.9"]),
