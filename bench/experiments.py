@@ -23,7 +23,7 @@ the other runs. Every seed and arm fine-tunes the same pretrained folder.
 
 Usage: experiments.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE --experiments NAME
                       [--folds-seed 0] [--extra KEY=VALUE ...] [--parallel N] [--cost-steps N]
-                      [--pretrain-splits unlabeled,test_a] [--pretrain-set KEY=VALUE ...] [--pretrain-seed 1]
+                      [--pretrain-splits unlabeled,test_a] [--pretrain-set KEY=VALUE ...] [--pretrain-seed 1] [--ensembles]
 """
 import argparse
 import concurrent.futures
@@ -108,6 +108,19 @@ EXPERIMENTS = {
     ],
 }
 
+# Ensembles of an experiment's runs, scored per seed on test_a like the rows: each member a (row, seed offset)
+# of EXPERIMENTS[name]; the seed offset picks another seed's run of that row (the control: is a gain the
+# kinds' different mistakes, or only averaging two runs?). Equal weights, and weights tuned by `vidtag
+# tune-weights` on the members' held-out fold 0 predictions (selection on fold 0 again, never on test_a).
+ENSEMBLES = {
+    "kinds": [
+        ("single + dual", [(0, 0), (1, 0)]),
+        ("single + baseline", [(0, 0), (2, 0)]),
+        ("single + dual + baseline", [(0, 0), (1, 0), (2, 0)]),
+        ("control: single + single of the next seed", [(0, 0), (0, 1)]),
+    ],
+}
+
 
 def best_eval(metrics_path):
     """The run's best evaluation on its validation fold: the one its kept weights come from."""
@@ -188,6 +201,57 @@ def measure_cost(a):
     print("\n".join(lines))
 
 
+def ensemble_lines(a, seeds, rows):
+    """ENSEMBLES[a.experiments] scored on test_a per seed, beside the best of its members on that seed."""
+    truth = os.path.join(a.data, "test_a_truth.csv")
+    results = []
+    for name, members in ENSEMBLES[a.experiments]:
+        per_seed = []
+        for index, seed in enumerate(seeds):
+            runs = [rows[row][2][(index + offset) % len(seeds)] for row, offset in members]
+            folders = [run_folder(a, rows[row][0], seeds[(index + offset) % len(seeds)]) for row, offset in members]
+            models = [item for folder in folders for item in ("--model", folder)]
+            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
+            weights_path = os.path.join(a.out, "ensembles", f"{slug}-seed{seed}", "weights.json")
+            os.makedirs(os.path.dirname(weights_path), exist_ok=True)
+            subprocess.run([a.vidtag, "tune-weights", "--data", a.data, "--out", weights_path] + models,
+                           check=True, stdout=subprocess.DEVNULL)
+            with open(weights_path) as f:
+                tuned = json.load(f)["weights"]
+            scores = {}
+            for label, weights in (("equal", None), ("tuned", tuned)):
+                command = [a.vidtag, "evaluate", "--data", a.data, "--split", "test_a", "--truth", truth, "--json"]
+                command += models + (["--weights", ",".join(f"{w:.6f}" for w in weights)] if weights else [])
+                out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+                scores[label] = json.loads(out[out.index("{"):])["score"]
+            best_member = max(run["test_a"]["score"] for run in runs)
+            print(f"{name} seed {seed}: equal {scores['equal']:.4f}, tuned {scores['tuned']:.4f} "
+                  f"(weights {', '.join(f'{w:.2f}' for w in tuned)}), best member {best_member:.4f}", flush=True)
+            per_seed.append((scores["equal"], scores["tuned"], best_member))
+        results.append((name, per_seed))
+
+    def spread(values):
+        return f"{statistics.mean(values):.4f} ± {statistics.stdev(values) if len(values) > 1 else 0.0:.4f}"
+
+    lines = ["Ensembles of one seed's runs (the control pairs a run with the same row's run of the next seed), "
+             "probabilities averaged, scored on test_a; tuned weights come from `vidtag tune-weights` on the "
+             "members' held-out fold 0 predictions.",
+             "",
+             "| ensemble | test_a, equal weights | test_a, tuned weights | best member on the same seed | "
+             "equal − best member, per seed |",
+             "|---|---|---|---|---|"]
+    for name, per_seed in results:
+        gains = " / ".join(f"{equal - best:+.4f}" for equal, _, best in per_seed)
+        lines.append(f"| {name} | {spread([p[0] for p in per_seed])} | {spread([p[1] for p in per_seed])} | "
+                     f"{spread([p[2] for p in per_seed])} | {gains} |")
+    return lines
+
+
+def run_folder(a, name, seed):
+    slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
+    return os.path.join(a.out, f"{slug}-seed{seed}")
+
+
 def pretrained_folder(a, model_overrides, data_digest):
     """The folder of the one `vidtag pretrain` run the {pretrained} arms fine-tune: the base's model and data
     settings, `model_overrides` (an arm's model.* shape keys), --extra and --pretrain-set; trained once, reused
@@ -238,7 +302,11 @@ def main():
                    help="--set overrides of the pretraining run, after the base's model and data settings "
                         "(default: train.epochs=5)")
     p.add_argument("--pretrain-seed", type=int, default=1)
+    p.add_argument("--ensembles", action="store_true",
+                   help="also score ENSEMBLES[experiment] of each seed's runs on test_a (equal and tuned weights)")
     a = p.parse_args()
+    if a.ensembles and a.experiments not in ENSEMBLES:
+        sys.exit(f"--ensembles: no ensembles defined for experiment {a.experiments} (have: {', '.join(ENSEMBLES)})")
     a.pretrain_set = a.pretrain_set or ["train.epochs=5"]
     seeds = [int(s) for s in a.seeds.split(",")]
     if a.cost_steps:
@@ -264,8 +332,7 @@ def main():
     pretrained_lock = threading.Lock()
 
     def run_one(name, overrides, seed):
-        slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
-        run = os.path.join(a.out, f"{slug}-seed{seed}")
+        run = run_folder(a, name, seed)
         if any("{pretrained}" in item for item in overrides):
             with pretrained_lock:
                 folder = pretrained_folder(a, [s for s in overrides if "{pretrained}" not in s], data_digest)
@@ -329,6 +396,8 @@ def main():
                      f"{cell(results, 'test_a', 'level2_macro_f1')} | {cell(results, 'test_a', 'level2_micro_f1')} | "
                      f"{cell(results, 'validation', 'score')} | {seconds / plain_seconds:.2f}× | "
                      f"{' '.join(overrides) or '—'} |")
+    if a.ensembles:
+        lines += [""] + ensemble_lines(a, seeds, rows)
     with open(a.table, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
