@@ -23,13 +23,20 @@
 #include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
+#include <torch/csrc/autograd/variable.h>
+#include <torch/csrc/autograd/utils/lambda_post_hook.h>
+
 #include <dlfcn.h>
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <optional>
 #include <map>
+#include <memory>
+#include <mutex>
 #include <tuple>
+#include <unordered_set>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -49,6 +56,14 @@ struct ct_process_group {
     int rank;
     int world_size;
     std::chrono::milliseconds timeout;
+};
+namespace {
+struct GradReducerState;
+}
+struct ct_grad_reducer {
+    std::shared_ptr<GradReducerState> state;
+    // Each parameter's gradient accumulator, kept alive so that every backward pass reuses it (and its hook).
+    std::vector<std::pair<c10::intrusive_ptr<torch::autograd::Node>, std::uintptr_t>> hooks;
 };
 
 namespace {
@@ -960,26 +975,111 @@ std::string who(const ct_process_group &pg, const char *operation) {
            "): " + operation;
 }
 
-template <class Start>
-void run_collective(ct_process_group &pg, const char *operation, Start start) {
+// The error of a failed collective: a timeout says what usually causes one.
+std::string describe_failure(const ct_process_group &pg, const char *operation,
+                             const c10::intrusive_ptr<c10d::Work> &work, const std::string &message) {
     const std::string name = who(pg, operation);
-    c10::intrusive_ptr<c10d::Work> work;
-    auto describe = [&](const std::string &message) {
-        // Work::wait gave up, or Gloo's own timeout (the same length) fired first inside the work.
-        if ((work && !work->isCompleted()) || message.find("Timed out") != std::string::npos)
-            return name + " did not finish within " + std::to_string(pg.timeout.count()) +
-                   " ms (a peer rank died, hangs, or runs a different collective): " + message;
-        return name + " failed: " + message;
-    };
+    // Work::wait gave up, or Gloo's own timeout (the same length) fired first inside the work.
+    if ((work && !work->isCompleted()) || message.find("Timed out") != std::string::npos)
+        return name + " did not finish within " + std::to_string(pg.timeout.count()) +
+               " ms (a peer rank died, hangs, or runs a different collective): " + message;
+    return name + " failed: " + message;
+}
+
+// Runs `body` (which starts or waits for `work`), turning any failure into an error that names the rank,
+// the backend and the operation.
+template <class Body>
+void naming_failures(ct_process_group &pg, const char *operation, const c10::intrusive_ptr<c10d::Work> &work,
+                     Body body) {
     try {
-        work = start(*pg.backend);
-        work->wait(pg.timeout);
+        body();
     } catch (const c10::Error &e) {
-        throw std::runtime_error(describe(e.what_without_backtrace()));
+        throw std::runtime_error(describe_failure(pg, operation, work, e.what_without_backtrace()));
     } catch (const std::exception &e) {
-        throw std::runtime_error(describe(e.what()));
+        throw std::runtime_error(describe_failure(pg, operation, work, e.what()));
     }
 }
+
+template <class Start>
+void run_collective(ct_process_group &pg, const char *operation, Start start) {
+    c10::intrusive_ptr<c10d::Work> work;
+    naming_failures(pg, operation, work, [&] {
+        work = start(*pg.backend);
+        work->wait(pg.timeout);
+    });
+}
+
+bool averages_natively(const ct_process_group &pg) { return std::strcmp(pg.backend_name, "nccl") == 0; }
+
+// The state the gradient hooks share with ct_grad_reducer_prepare / _finish. Hooks run on the thread that
+// runs backward for the parameter's device (the caller's for the CPU, autograd's device thread for CUDA).
+struct GradReducerState {
+    ct_process_group *pg;
+    std::vector<at::Tensor> params;
+    std::vector<std::vector<int64_t>> buckets;
+    std::vector<int64_t> bucket_of;
+    std::mutex mutex;
+    bool armed = false;
+    double stop_vote = 0;
+    std::vector<char> ready;        // per parameter: its hook fired in the armed pass
+    std::vector<int64_t> pending;   // per bucket: parameters whose hook has not fired yet
+    size_t next_bucket = 0;         // buckets before it have been launched
+    std::vector<at::Tensor> buffers;
+    std::vector<c10::intrusive_ptr<c10d::Work>> works;
+    std::vector<char> complete;     // per bucket: every member had a gradient on this rank at launch
+    std::string error;              // from a hook, reported by finish
+
+    // Flattens bucket b's gradients (zeros where this rank has none), one presence flag per member and, in
+    // the last bucket, the stop vote; starts its all-reduce.
+    void launch(size_t b) {
+        at::NoGradGuard no_grad;
+        const auto &members = buckets[b];
+        const bool votes = b + 1 == buckets.size();
+        std::vector<at::Tensor> pieces;
+        std::vector<double> flags;
+        for (auto index : members) {
+            const auto &param = params[index];
+            const auto &grad = param.grad();
+            pieces.push_back(grad.defined() ? grad.reshape({-1}) : at::zeros({param.numel()}, param.options()));
+            flags.push_back(grad.defined() ? 1 : 0);
+        }
+        if (votes) flags.push_back(stop_vote);
+        const auto &first = params[members[0]];
+        pieces.push_back(at::tensor(flags, at::TensorOptions().dtype(at::kDouble)).to(first.options()));
+        complete[b] = std::all_of(flags.begin(), flags.begin() + members.size(), [](double f) { return f > 0; });
+        buffers[b] = at::cat(pieces);
+        std::vector<at::Tensor> tensors{buffers[b]};
+        c10d::AllreduceOptions options;
+        options.reduceOp = averages_natively(*pg) ? c10d::ReduceOp::AVG : c10d::ReduceOp::SUM;
+        naming_failures(*pg, "all_reduce", works[b], [&] { works[b] = pg->backend->allreduce(tensors, options); });
+    }
+
+    void launch_ready_buckets() {
+        while (next_bucket < buckets.size() && pending[next_bucket] == 0) launch(next_bucket++);
+    }
+
+    void gradient_ready(int64_t index) {
+        std::lock_guard<std::mutex> lock(mutex);
+        if (!armed || ready[index] || !error.empty()) return;
+        ready[index] = 1;
+        pending[bucket_of[index]] -= 1;
+        try {
+            launch_ready_buckets();
+        } catch (const std::exception &e) {
+            error = e.what();
+        }
+    }
+
+    void reset() {
+        armed = false;
+        std::fill(ready.begin(), ready.end(), 0);
+        for (size_t b = 0; b < buckets.size(); b++) pending[b] = static_cast<int64_t>(buckets[b].size());
+        next_bucket = 0;
+        std::fill(buffers.begin(), buffers.end(), at::Tensor());
+        std::fill(works.begin(), works.end(), c10::intrusive_ptr<c10d::Work>());
+        error.clear();
+    }
+};
 
 }  // namespace
 
@@ -1098,7 +1198,7 @@ ct_status ct_dist_all_reduce(ct_process_group *pg, ct_tensor *t, int op) {
         std::vector<at::Tensor> tensors{tensor};
         c10d::AllreduceOptions options;
         // Gloo has no AVG: it sums, and the mean is taken here.
-        const bool native_average = op == CT_DIST_AVG && std::strcmp(g.backend_name, "nccl") == 0;
+        const bool native_average = op == CT_DIST_AVG && averages_natively(g);
         options.reduceOp = native_average ? c10d::ReduceOp::AVG : c10d::ReduceOp::SUM;
         run_collective(g, "all_reduce", [&](c10d::Backend &b) { return b.allreduce(tensors, options); });
         if (op == CT_DIST_AVG && !native_average) {
@@ -1137,6 +1237,143 @@ ct_status ct_dist_barrier(ct_process_group *pg) {
     CT_TRY({
         auto &g = group(pg);
         run_collective(g, "barrier", [&](c10d::Backend &b) { return b.barrier(); });
+    })
+}
+
+ct_status ct_grad_reducer_new(ct_process_group *pg, ct_tensor *const *params, int n, const int64_t *bucket_members,
+                              const int64_t *bucket_sizes, int bucket_count, ct_grad_reducer **out) {
+    CT_TRY({
+        auto &g = group(pg);
+        auto state = std::make_shared<GradReducerState>();
+        state->pg = &g;
+        for (int i = 0; i < n; i++) {
+            const auto &param = T(params[i]);
+            if (!param.is_leaf() || !param.requires_grad())
+                throw std::invalid_argument(who(g, "gradient reducer") + ": parameter " + std::to_string(i) +
+                                            " is not a leaf tensor that requires grad");
+            state->params.push_back(param);
+        }
+        state->bucket_of.assign(n, -1);
+        int64_t offset = 0;
+        for (int b = 0; b < bucket_count; b++) {
+            std::vector<int64_t> members(bucket_members + offset, bucket_members + offset + bucket_sizes[b]);
+            offset += bucket_sizes[b];
+            if (members.empty()) throw std::invalid_argument(who(g, "gradient reducer") + ": bucket " + std::to_string(b) + " is empty");
+            for (auto index : members) {
+                if (index < 0 || index >= n || state->bucket_of[index] >= 0)
+                    throw std::invalid_argument(who(g, "gradient reducer") + ": parameter index " + std::to_string(index) +
+                                                " is out of range or in two buckets");
+                state->bucket_of[index] = b;
+            }
+            state->buckets.push_back(std::move(members));
+        }
+        for (int i = 0; i < n; i++)
+            if (state->bucket_of[i] < 0)
+                throw std::invalid_argument(who(g, "gradient reducer") + ": parameter " + std::to_string(i) + " is in no bucket");
+        state->ready.assign(n, 0);
+        state->pending.assign(bucket_count, 0);
+        state->buffers.resize(bucket_count);
+        state->works.resize(bucket_count);
+        state->complete.assign(bucket_count, 0);
+        state->reset();
+        auto reducer = std::make_unique<ct_grad_reducer>();
+        reducer->state = state;
+        std::weak_ptr<GradReducerState> weak = state;
+        for (int i = 0; i < n; i++) {
+            auto accumulator = torch::autograd::impl::grad_accumulator(state->params[i]);
+            auto key = accumulator->add_post_hook(std::make_unique<torch::autograd::utils::LambdaPostHook>(
+                [weak, i](const torch::autograd::variable_list &outputs, const torch::autograd::variable_list &) {
+                    if (auto alive = weak.lock()) alive->gradient_ready(i);
+                    return outputs;
+                }));
+            reducer->hooks.emplace_back(accumulator, key);
+        }
+        *out = reducer.release();
+    })
+}
+void ct_grad_reducer_free(ct_grad_reducer *r) {
+    if (r == nullptr) return;
+    try {
+        for (auto &[accumulator, key] : r->hooks) accumulator->del_post_hook(key);
+        delete r;
+    } catch (...) {
+    }
+}
+ct_status ct_grad_reducer_prepare(ct_grad_reducer *r, const ct_tensor *loss, double stop_vote) {
+    CT_TRY({
+        if (r == nullptr) throw std::invalid_argument("invalid gradient reducer");
+        auto &state = *r->state;
+        std::lock_guard<std::mutex> lock(state.mutex);
+        if (state.armed)
+            throw std::logic_error(who(*state.pg, "gradient reducer") + ": prepared twice without finishing the step");
+        state.reset();
+        state.stop_vote = stop_vote;
+        state.armed = true;
+        // The graph's nodes: a parameter whose accumulator is not among them gets no gradient in this pass.
+        std::unordered_set<const torch::autograd::Node *> reached;
+        std::vector<const torch::autograd::Node *> stack;
+        if (const auto &root = T(loss).grad_fn()) stack.push_back(root.get());
+        while (!stack.empty()) {
+            const auto *node = stack.back();
+            stack.pop_back();
+            if (!reached.insert(node).second) continue;
+            for (const auto &edge : node->next_edges())
+                if (edge.function) stack.push_back(edge.function.get());
+        }
+        for (size_t i = 0; i < r->hooks.size(); i++)
+            if (!reached.count(r->hooks[i].first.get())) {
+                state.ready[i] = 1;
+                state.pending[state.bucket_of[i]] -= 1;
+            }
+        state.launch_ready_buckets();
+    })
+}
+ct_status ct_grad_reducer_finish(ct_grad_reducer *r, ct_tensor **stop_votes, int *launched_before_finish) {
+    CT_TRY({
+        if (r == nullptr) throw std::invalid_argument("invalid gradient reducer");
+        auto &state = *r->state;
+        std::lock_guard<std::mutex> lock(state.mutex);
+        struct Reset {
+            GradReducerState &state;
+            ~Reset() { state.reset(); }
+        } reset{state};
+        auto &g = *state.pg;
+        if (!state.armed)
+            throw std::logic_error(who(g, "gradient reducer") + ": finish without prepare before the backward pass");
+        if (!state.error.empty()) throw std::runtime_error(state.error);
+        *launched_before_finish = static_cast<int>(state.next_bucket);
+        while (state.next_bucket < state.buckets.size()) state.launch(state.next_bucket++);
+        at::NoGradGuard no_grad;
+        at::Tensor votes;
+        for (size_t b = 0; b < state.buckets.size(); b++) {
+            naming_failures(g, "all_reduce", state.works[b], [&] { state.works[b]->wait(g.timeout); });
+            auto &flat = state.buffers[b];
+            if (!averages_natively(g)) flat.div_(g.world_size);
+            const auto &members = state.buckets[b];
+            std::vector<int64_t> sizes;
+            for (auto index : members) sizes.push_back(state.params[index].numel());
+            sizes.push_back(static_cast<int64_t>(members.size()));
+            const bool carries_votes = b + 1 == state.buckets.size();
+            if (carries_votes) sizes.push_back(1);
+            auto parts = flat.split_with_sizes(sizes);
+            if (carries_votes) votes = parts.back();
+            // Only a rank that lacks a gradient must know whether another rank had one: a host read then.
+            std::vector<double> present;
+            if (!state.complete[b]) {
+                count_host_read();
+                auto flags = parts[members.size()].to(at::kCPU, at::kDouble).contiguous();
+                present.assign(flags.data_ptr<double>(), flags.data_ptr<double>() + flags.numel());
+            }
+            for (size_t k = 0; k < members.size(); k++) {
+                auto &param = state.params[members[k]];
+                auto mean = parts[k].view(param.sizes());
+                if (param.grad().defined())
+                    param.mutable_grad().copy_(mean);
+                else if (present[k] > 0)
+                    param.mutable_grad() = mean.clone();
+            }
+        }
+        *stop_votes = wrap(votes);
     })
 }
 

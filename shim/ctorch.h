@@ -301,6 +301,30 @@ ct_status ct_dist_all_gather(ct_process_group *pg, const ct_tensor *t, ct_tensor
 /** Returns once every rank has called it. */
 ct_status ct_dist_barrier(ct_process_group *pg);
 
+/* Gradient averaging overlapped with the backward pass (DistributedDataParallel's reducer): hooks on the
+ * parameters' gradient accumulators launch a bucket's all-reduce as soon as backward has produced every
+ * gradient in it, while backward goes on computing the rest. Buckets are launched in bucket order on every
+ * rank (a bucket waits for the ones before it), so the ranks' collectives always match. */
+typedef struct ct_grad_reducer ct_grad_reducer;
+/** Hooks `params` (leaf tensors that require grad; the reducer keeps its own references). Bucket b holds the
+ *  next `bucket_sizes[b]` entries of `bucket_members` (indices into `params`, each exactly once; one dtype and
+ *  device per bucket). The group is borrowed and must outlive the reducer. Free with ct_grad_reducer_free,
+ *  which removes the hooks. */
+ct_status ct_grad_reducer_new(ct_process_group *pg, ct_tensor *const *params, int n, const int64_t *bucket_members,
+                              const int64_t *bucket_sizes, int bucket_count, ct_grad_reducer **out);
+void ct_grad_reducer_free(ct_grad_reducer *r);
+/** Arms the hooks for the next backward pass only, the one from `loss` (the last of an optimizer step:
+ *  earlier ones, as in gradient accumulation or an adversarial pass, only accumulate). Parameters that
+ *  `loss`'s graph does not reach count as ready at once (DDP's find_unused_parameters), so that a bucket
+ *  holding one does not wait for the end of backward. `stop_vote` (0 or 1) rides in the last bucket. */
+ct_status ct_grad_reducer_prepare(ct_grad_reducer *r, const ct_tensor *loss, double stop_vote);
+/** After that backward pass: launches the buckets it left incomplete (a parameter without a gradient on this
+ *  rank counts as zeros), waits for every bucket (at most the group's timeout each) and replaces every
+ *  gradient by its mean over the ranks; a parameter that no rank had a gradient for keeps none. `*stop_votes`:
+ *  a one-element tensor, the share of ranks that voted to stop; `*launched_before_finish`: the buckets whose
+ *  all-reduce had started before this call (the overlap). An error inside a hook is reported here. */
+ct_status ct_grad_reducer_finish(ct_grad_reducer *r, ct_tensor **stop_votes, int *launched_before_finish);
+
 #pragma GCC visibility pop
 #ifdef __cplusplus
 }

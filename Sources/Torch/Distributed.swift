@@ -129,7 +129,7 @@ public final class ProcessGroup {
     public let backend: DistributedBackend
     public let timeout: Duration
     private let store: OpaquePointer
-    private let handle: OpaquePointer
+    let handle: OpaquePointer
 
     /// Joins the group: rank 0 hosts the rendezvous store on `masterPort`, the others connect to
     /// `masterAddress`. Returns once all `worldSize` ranks have joined; throws when they have not within
@@ -188,7 +188,7 @@ public final class ProcessGroup {
         ct_store_free(store)
     }
 
-    private func check(_ operation: String, _ status: Int32) throws {
+    func check(_ operation: String, _ status: Int32) throws {
         if status != 0 {
             throw DistributedError(rank: rank, operation: operation, message: String(cString: ct_last_error()))
         }
@@ -221,5 +221,57 @@ public final class ProcessGroup {
     /// Returns once every rank has reached it.
     public func barrier() throws {
         try check("barrier", ct_dist_barrier(handle))
+    }
+}
+
+/// Gradient averaging overlapped with the backward pass, as DistributedDataParallel's reducer does it: a hook
+/// on each parameter's gradient accumulator marks its gradient ready; once every gradient of a bucket is
+/// ready its all-reduce starts (buckets start in bucket order on every rank, so the ranks' collectives
+/// match) while backward goes on with the layers below. `finish` then completes the buckets backward left
+/// open (a parameter without a gradient counts as zeros), waits for all of them and writes the means back.
+///
+/// Only the backward pass after `prepare` reduces: earlier passes of the same step (gradient accumulation,
+/// an adversarial pass) just accumulate, like DDP's `no_sync`.
+public final class GradientReducer {
+    public let group: ProcessGroup
+    private let handle: OpaquePointer
+
+    /// - buckets: indices into `parameters`, every index in exactly one bucket, one dtype and device each;
+    ///   put the parameters backward reaches first (the last layers) in the first buckets.
+    public init(group: ProcessGroup, parameters: [Tensor], buckets: [[Int]]) throws {
+        self.group = group
+        var out: OpaquePointer?
+        let members = buckets.flatMap { $0.map(Int64.init) }
+        let sizes = buckets.map { Int64($0.count) }
+        let status = withHandles(parameters) { handles in
+            ct_grad_reducer_new(group.handle, handles, Int32(parameters.count), members, sizes, Int32(buckets.count), &out)
+        }
+        try group.check("gradient reducer", status)
+        handle = out!
+    }
+
+    deinit { ct_grad_reducer_free(handle) }
+
+    /// How many buckets had started their all-reduce before the last `finish` (inside the backward pass,
+    /// or at `prepare` for buckets whose parameters the loss does not reach): the overlap.
+    public private(set) var bucketsLaunchedBeforeFinish = 0
+
+    /// Arms the hooks for the backward pass of `loss`, the last of the optimizer step. Parameters the loss
+    /// does not reach count as ready at once (DDP's `find_unused_parameters`). The vote rides in the last
+    /// bucket.
+    public func prepare(for loss: Tensor, votingToStop: Bool) throws {
+        let status = withExtendedLifetime(loss) { ct_grad_reducer_prepare(handle, loss.handle, votingToStop ? 1 : 0) }
+        try group.check("gradient reducer", status)
+    }
+
+    /// After that backward pass: every gradient becomes its mean over the ranks (a parameter no rank had a
+    /// gradient for keeps none). Returns the share of ranks that voted to stop, a one-element tensor left
+    /// on the device.
+    public func finish() throws -> Tensor {
+        var votes: OpaquePointer?
+        var launched: Int32 = 0
+        try group.check("all_reduce", ct_grad_reducer_finish(handle, &votes, &launched))
+        bucketsLaunchedBeforeFinish = Int(launched)
+        return Tensor(handle: votes)
     }
 }

@@ -12,6 +12,8 @@ struct Arguments {
     var timeoutSeconds = 60
     var out: URL?
     var elements = 1
+    /// `train`: all-reduce inside the backward pass (`GradientReducer`) or after it.
+    var overlap = true
 
     init(_ arguments: [String]) throws {
         var rest = arguments.dropFirst()
@@ -22,6 +24,7 @@ struct Arguments {
             case ("--timeout", let value?) where Int(value) != nil: timeoutSeconds = Int(value)!
             case ("--out", let value?): out = URL(fileURLWithPath: value)
             case ("--elements", let value?) where Int(value) != nil: elements = Int(value)!
+            case ("--overlap", let value?) where ["yes", "no"].contains(value): overlap = value == "yes"
             default: throw RuntimeError("unknown or incomplete option \(flag)")
             }
         }
@@ -84,16 +87,18 @@ func run() throws {
         try emit(["rank": group.rank, "elements": arguments.elements, "median_ms": times.sorted()[times.count / 2]])
     case "train":
         guard let out = arguments.out else { throw RuntimeError("train needs --out DIR") }
-        try trainOnShard(group, out: out)
+        try trainOnShard(group, out: out, overlap: arguments.overlap)
     default:
         throw RuntimeError("unknown scenario \(arguments.scenario)")
     }
 }
 
 /// Five AdamW steps of a small MLP on rank `rank`'s shard of one fixed batch of 8, with gradients averaged
-/// by `DataParallel`. Each rank initialises with its own seed (so that the broadcast from rank 0 matters);
-/// `unused.weight` never gets a gradient. Writes the weights after the broadcast and at the end.
-func trainOnShard(_ group: ProcessGroup, out: URL) throws {
+/// by `DataParallel` (inside the backward pass when `overlap`). Each step runs two backward passes of half
+/// the loss, as gradient accumulation does: only the second reduces. Each rank initialises with its own seed
+/// (so that the broadcast from rank 0 matters); `unused.weight` never gets a gradient. Writes the weights
+/// after the broadcast and at the end.
+func trainOnShard(_ group: ProcessGroup, out: URL, overlap: Bool) throws {
     let store = ParameterStore(seed: 1234 + UInt64(group.rank))
     let hidden = Linear(store.root("hidden"), inputSize: 6, outputSize: 16)
     let norm = LayerNorm(store.root("norm"), size: 16)
@@ -113,22 +118,32 @@ func trainOnShard(_ group: ProcessGroup, out: URL) throws {
 
     let trainable = store.trainable().map { (name: $0.name, tensor: $0.tensor) }
     // A small bucket capacity, so that the gradients travel in several buckets.
-    let parallel = DataParallel(group: group, parameters: trainable.map(\.tensor), bucketBytes: 256)
+    let parallel = try DataParallel(
+        group: group, parameters: trainable.map(\.tensor), bucketBytes: 256, overlapWithBackward: overlap)
     try parallel.broadcastFromRankZero(store.all.map(\.tensor))
     let name = "rank\(group.rank)-of-\(group.worldSize)"
     try SafeTensors.save(store.stateDict(), to: out.appendingPathComponent("\(name)-initial.safetensors"))
     let optimizer = AdamW(groups: [.init(name: "all", parameters: trainable, learningRate: 0.01, weightDecay: 0.01)])
     var losses: [Double] = []
     var gradientNorms: [Double] = []
+    var launchedBeforeFinish: [Int] = []
     for _ in 0..<5 {
-        var loss = head(norm(hidden(x)).gelu()).crossEntropy(y)
-        if odd.count > 0 {
-            // Summed over the odd rows, divided by all of this rank's rows: part of the per-row mean.
-            let oddLoss = oddRowsHead(x.indexSelect(dim: 0, index: odd)).crossEntropy(y.indexSelect(dim: 0, index: odd), reduction: .sum)
-            loss = loss + oddLoss * (1 / Double(shard.count))
+        func forwardLoss() -> Tensor {
+            var loss = head(norm(hidden(x)).gelu()).crossEntropy(y)
+            if odd.count > 0 {
+                // Summed over the odd rows, divided by all of this rank's rows: part of the per-row mean.
+                let oddLoss = oddRowsHead(x.indexSelect(dim: 0, index: odd)).crossEntropy(y.indexSelect(dim: 0, index: odd), reduction: .sum)
+                loss = loss + oddLoss * (1 / Double(shard.count))
+            }
+            return loss
         }
-        loss.backward()
-        try parallel.averageGradients()
+        let loss = forwardLoss()
+        (loss * 0.5).backward()
+        let final = forwardLoss() * 0.5
+        try parallel.beforeFinalBackward(of: final, votingToStop: false)
+        final.backward()
+        try parallel.synchronizeGradients()
+        launchedBeforeFinish.append(parallel.reducer?.bucketsLaunchedBeforeFinish ?? 0)
         // The norm of the averaged gradients (a bound this large never clips); AdamW alone would hide a
         // wrong scale, since its step does not depend on the gradients' scale.
         gradientNorms.append(clipGradNorm(parallel.parameters, maxNorm: 1e30).item())
@@ -137,7 +152,10 @@ func trainOnShard(_ group: ProcessGroup, out: URL) throws {
         losses.append(loss.item())
     }
     try SafeTensors.save(store.stateDict(), to: out.appendingPathComponent("\(name)-final.safetensors"))
-    try emit(["rank": group.rank, "losses": losses, "gradient_norms": gradientNorms, "buckets": parallel.buckets.count])
+    try emit([
+        "rank": group.rank, "losses": losses, "gradient_norms": gradientNorms, "buckets": parallel.buckets.count,
+        "launched_before_finish": launchedBeforeFinish,
+    ])
 }
 
 do {

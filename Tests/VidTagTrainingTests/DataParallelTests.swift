@@ -17,12 +17,14 @@ struct DataParallelTests {
 
     /// Runs the worker's `train` scenario on `worldSize` ranks writing into `out`; returns each rank's
     /// JSON result.
-    func train(worldSize: Int, out: URL) throws -> [[String: Any]] {
+    func train(worldSize: Int, out: URL, overlap: Bool = true) throws -> [[String: Any]] {
         let executable = try #require(Self.worker, "vidtag-dist-worker was not built: run swift build --build-tests")
         func file(_ rank: Int, _ stream: String) -> URL { out.appendingPathComponent("log-\(worldSize)-\(rank).\(stream)") }
         var handles: [FileHandle] = []
         let launch = try LocalLaunch(
-            executable: executable, arguments: ["train", "--out", out.path, "--timeout", "120"], worldSize: worldSize
+            executable: executable,
+            arguments: ["train", "--out", out.path, "--timeout", "120", "--overlap", overlap ? "yes" : "no"],
+            worldSize: worldSize
         ) { rank in
             for stream in ["out", "err"] { FileManager.default.createFile(atPath: file(rank, stream).path, contents: nil) }
             let pair = (FileHandle(forWritingAtPath: file(rank, "out").path), FileHandle(forWritingAtPath: file(rank, "err").path))
@@ -49,15 +51,25 @@ struct DataParallelTests {
         return a.keys.map { key in (a[key]!.to(.float64) - b[key]!.to(.float64)).abs().max().item() }.max() ?? 0
     }
 
-    @Test func twoRanksOnHalvesOfABatchEndWithTheWeightsOfOneProcessOnTheWholeBatch() throws {
+    @Test("two ranks on halves of a batch end with the weights of one process on the whole batch (all-reduce inside backward, or after it)",
+          arguments: [true, false])
+    func twoRanksOnHalvesOfABatchEndWithTheWeightsOfOneProcessOnTheWholeBatch(overlap: Bool) throws {
         let out = FileManager.default.temporaryDirectory
             .appendingPathComponent("vidtag-ddp-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: out) }
 
-        let single = try train(worldSize: 1, out: out)
-        let pair = try train(worldSize: 2, out: out)
-        #expect((pair[0]["buckets"] as? Int ?? 0) > 1, "the gradients travelled in several buckets")
+        let single = try train(worldSize: 1, out: out, overlap: overlap)
+        let pair = try train(worldSize: 2, out: out, overlap: overlap)
+        let buckets = try #require(pair[0]["buckets"] as? Int)
+        #expect(buckets > 1, "the gradients travelled in several buckets")
+        for rank in 0..<2 {
+            // With the overlap every bucket started before the step's finish: inside backward, or at once for
+            // a bucket whose parameters the loss does not reach (rank 0 never reaches `odd`, no rank `unused`,
+            // and both sit in the first bucket, which would otherwise hold back every later one).
+            let launched = try #require(pair[rank]["launched_before_finish"] as? [Int])
+            #expect(launched == Array(repeating: overlap ? buckets : 0, count: 5), "rank \(rank): \(launched)")
+        }
 
         let initial = try weights(out, "rank0-of-1-initial")
         let alone = try weights(out, "rank0-of-1-final")

@@ -322,7 +322,7 @@ extension TrainingRunTests {
                         .withPerturbation { (taskLoss() * share).backward() }
                 case .pgd:
                     PGD(target: try AdversarialTarget(store: store, keys: [adversarialKey]), epsilon: 1.0, alpha: 0.3, steps: 3)
-                        .withPerturbations(parameters: parameters) { (taskLoss() * share).backward() }
+                        .withPerturbations(parameters: parameters) { _ in (taskLoss() * share).backward() }
                 case .rdrop, nil:
                     break
                 }

@@ -84,11 +84,14 @@ import VidTagData
         let head = store["head.weight"]!
         let pgd = PGD(target: try AdversarialTarget(store: store, keys: [key]), epsilon: 0.3, alpha: 0.2, steps: 4)
         var norms: [Double] = []
-        pgd.withPerturbations(parameters: store.all.map(\.tensor)) {
+        var lastSteps: [Bool] = []
+        pgd.withPerturbations(parameters: store.all.map(\.tensor)) { lastStep in
+            lastSteps.append(lastStep)
             norms.append((tensor.detach() - original).norm().item())
             (tensor.matmul(head).tanh() * Tensor([0.5, -1, 2, 0.1, 0.3] as [Float])).sum().backward()
         }
         #expect(norms.count == 4)
+        #expect(lastSteps == [false, false, false, true], "only the last step's gradients are kept: the one a data-parallel step reduces")
         #expect(norms.allSatisfy { $0 <= 0.3 + 1e-5 }, "every step inside the ball: \(norms)")
         #expect(norms.last! > 0.29, "the ascent reaches the border after several steps of 0.2")
         #expect(tensor.rawBytes() == before)

@@ -142,6 +142,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         public var logEvery = 20
         /// Also write the metrics as TensorBoard event files in `RUN/tensorboard/`.
         public var tensorboard = false
+        /// Data-parallel runs: all-reduce each gradient bucket inside the backward pass, as soon as its last
+        /// gradient is ready (DistributedDataParallel's overlap); false runs every bucket after backward.
+        public var overlapAllReduce = true
 
         public init() {}
     }
@@ -213,7 +216,7 @@ extension RunConfig.TrainSettings {
         case schedule, clipNorm = "clip_norm", evalEvery = "eval_every", device, threads, precision
         case checkpointEvery = "checkpoint_every", keepCheckpoints = "keep_checkpoints"
         case earlyStoppingPatience = "early_stopping_patience"
-        case logEvery = "log_every", tensorboard
+        case logEvery = "log_every", tensorboard, overlapAllReduce = "overlap_all_reduce"
     }
 }
 

@@ -8,8 +8,13 @@ import Torch
 ///
 /// Gradients travel in buckets of about `bucketBytes` (DDP's `bucket_cap_mb`, 25 MiB by default): each
 /// bucket's gradients are flattened into one buffer, all-reduced in one collective and copied back. The
-/// buckets hold the parameters in reverse order, the order backward produces their gradients. The
-/// all-reduce runs after the backward pass, not overlapped with it.
+/// buckets hold the parameters in reverse order, the order backward produces their gradients. By default
+/// the all-reduce overlaps the backward pass (`GradientReducer`: a bucket starts as soon as backward has
+/// produced its last gradient); `overlapWithBackward: false` runs every bucket after backward instead.
+///
+/// A step calls `beforeFinalBackward` before its last backward pass (the one after which the gradients
+/// are final: earlier passes of gradient accumulation or adversarial training only accumulate) and
+/// `synchronizeGradients` after it.
 ///
 /// Stopping is agreed, never decided by one rank alone (a rank that left the loop would leave the others
 /// waiting in their next all-reduce): each rank's vote to stop (a signal, early stopping) rides in the last
@@ -20,16 +25,42 @@ public final class DataParallel {
     public let parameters: [Tensor]
     /// Indices into `parameters`, one array per bucket.
     public let buckets: [[Int]]
-    /// The share of ranks that voted to stop in the last `averageGradients`, left where the all-reduce put it.
+    /// The share of ranks that voted to stop in the last step, left where the all-reduce put it.
     private var stopVotes: Tensor?
+    /// Runs the buckets' all-reduces inside the backward pass; nil when they run after it.
+    public let reducer: GradientReducer?
+    /// This rank's vote when the all-reduce runs after backward.
+    private var pendingVote = false
 
     /// DistributedDataParallel's default bucket capacity.
     public static let defaultBucketBytes = 25 * 1024 * 1024
 
-    public init(group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = defaultBucketBytes) {
+    public init(group: ProcessGroup, parameters: [Tensor], bucketBytes: Int = defaultBucketBytes,
+                overlapWithBackward: Bool = true) throws {
         self.group = group
         self.parameters = parameters
         buckets = Self.bucket(Array(parameters.indices.reversed()), of: parameters, capacity: bucketBytes)
+        reducer = overlapWithBackward ? try GradientReducer(group: group, parameters: parameters, buckets: buckets) : nil
+    }
+
+    /// Call right before the step's last backward pass, the one from `loss`, on every rank.
+    /// - votingToStop: this rank's vote; `stopAgreed` tells after `synchronizeGradients` whether any rank
+    ///   voted so.
+    public func beforeFinalBackward(of loss: Tensor, votingToStop: Bool) throws {
+        if let reducer {
+            try reducer.prepare(for: loss, votingToStop: votingToStop)
+        } else {
+            pendingVote = votingToStop
+        }
+    }
+
+    /// Call after that backward pass: every gradient becomes its mean over the ranks.
+    public func synchronizeGradients() throws {
+        if let reducer {
+            stopVotes = try reducer.finish()
+        } else {
+            try averageGradients(votingToStop: pendingVote)
+        }
     }
 
     /// Groups `indices` (in that order) into runs of one dtype and device of at most `capacity` bytes (a
@@ -70,9 +101,9 @@ public final class DataParallel {
         }
     }
 
-    /// Replaces every gradient by its mean over the ranks. A parameter without a gradient on this rank
-    /// counts as zeros; it gets the mean when some rank had a gradient for it and stays without one when
-    /// no rank had (as in one process, where the optimizer then skips it).
+    /// Replaces every gradient by its mean over the ranks, after the backward pass. A parameter without a
+    /// gradient on this rank counts as zeros; it gets the mean when some rank had a gradient for it and stays
+    /// without one when no rank had (as in one process, where the optimizer then skips it).
     /// - votingToStop: this rank's vote; `stopAgreed` tells after the call whether any rank voted so.
     public func averageGradients(votingToStop: Bool = false) throws {
         for (bucketIndex, bucket) in buckets.enumerated() {
@@ -112,7 +143,7 @@ public final class DataParallel {
         }
     }
 
-    /// Whether some rank voted to stop in the last `averageGradients` (false before the first). Reads one
+    /// Whether some rank voted to stop in the last step (false before the first). Reads one
     /// value from the device: the same answer on every rank.
     public var stopAgreed: Bool {
         guard let stopVotes else { return false }

@@ -104,20 +104,24 @@ public final class Trainer {
     public func step(_ micro: [Batch]) throws -> Tensor {
         var total: Tensor?
         var parts: [String: Tensor] = [:]
-        for batch in micro {
+        let adversarial = tricks.fgm != nil || tricks.pgd != nil
+        for (index, batch) in micro.enumerated() {
             let share = 1 / Double(micro.count)
+            let lastBatch = index == micro.count - 1
             let forwardLoss = lossFunction(for: batch)
             let loss = forwardLoss()
-            backward(loss.total * share)
+            try backward(loss.total * share, final: lastBatch && !adversarial)
             total = total.map { $0 + loss.total.detach() * share } ?? loss.total.detach() * share
             for (name, part) in loss.parts { parts[name] = parts[name].map { $0 + part.detach() * share } ?? part.detach() * share }
             if let fgm = tricks.fgm {
-                fgm.withPerturbation { backward(forwardLoss().total * share) }
+                try fgm.withPerturbation { try backward(forwardLoss().total * share, final: lastBatch) }
             } else if let pgd = tricks.pgd {
-                pgd.withPerturbations(parameters: parameters) { backward(forwardLoss().total * share) }
+                try pgd.withPerturbations(parameters: parameters) { lastStep in
+                    try backward(forwardLoss().total * share, final: lastBatch && lastStep)
+                }
             }
         }
-        try dataParallel?.averageGradients(votingToStop: shouldStop() || patienceRanOut)
+        try dataParallel?.synchronizeGradients()
         if let scaler, !scaler.unscaleAndCheck(parameters) {
             optimizer.zeroGrad()  // an fp16 overflow: skip the step, the scaler backed off
         } else {
@@ -157,8 +161,13 @@ public final class Trainer {
         }
     }
 
-    func backward(_ loss: Tensor) {
-        (scaler?.scaled(loss) ?? loss).backward()
+    /// The backward pass of `loss`. The step's last one (`final`: its gradients are final) also averages the
+    /// gradients over the ranks of a data-parallel run, overlapped with the pass, and carries this rank's vote
+    /// to stop.
+    func backward(_ loss: Tensor, final: Bool) throws {
+        let scaled = scaler?.scaled(loss) ?? loss
+        if final { try dataParallel?.beforeFinalBackward(of: scaled, votingToStop: shouldStop() || patienceRanOut) }
+        scaled.backward()
     }
 
     /// Runs `body` with the weights that are evaluated and saved: the EMA's when it is on.

@@ -119,7 +119,10 @@ public struct TrainingSession {
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
-        if let processGroup { trainer.dataParallel = DataParallel(group: processGroup, parameters: trainer.parameters) }
+        if let processGroup {
+            trainer.dataParallel = try DataParallel(
+                group: processGroup, parameters: trainer.parameters, overlapWithBackward: config.train.overlapAllReduce)
+        }
         trainer.leaderCheckpoint = leaderRun?.checkpointURL
         try prepare(trainer)
 

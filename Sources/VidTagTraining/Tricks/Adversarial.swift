@@ -66,8 +66,9 @@ public struct PGD {
     }
 
     /// - parameters: every trainable parameter (their gradients are saved and restored between steps).
-    /// - body: forward + backward on the perturbed model.
-    public func withPerturbations(parameters: [Tensor], _ body: () throws -> Void) rethrows {
+    /// - body: forward + backward on the perturbed model; told whether it is the last step (the one whose
+    ///   gradients are kept).
+    public func withPerturbations(parameters: [Tensor], _ body: (_ lastStep: Bool) throws -> Void) rethrows {
         let clean = withNoGrad { target.tensors.map { $0.detach().clone() } }
         let cleanGradients = withNoGrad { parameters.map { $0.grad?.clone() } }
         defer { withNoGrad { for (tensor, copy) in zip(target.tensors, clean) { tensor.copy_(copy) } } }
@@ -84,7 +85,7 @@ public struct PGD {
                     for (parameter, gradient) in zip(parameters, cleanGradients) { parameter.setGrad(gradient) }
                 }
             }
-            try body()
+            try body(step == steps - 1)
         }
     }
 
