@@ -24,6 +24,7 @@ the other runs. Every seed and arm fine-tunes the same pretrained folder.
 Usage: experiments.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE --experiments NAME
                       [--folds-seed 0] [--extra KEY=VALUE ...] [--parallel N] [--cost-steps N]
                       [--pretrain-splits unlabeled,test_a] [--pretrain-set KEY=VALUE ...] [--pretrain-seed 1] [--ensembles]
+                      [--train-args "--nproc 2"]
 """
 import argparse
 import concurrent.futures
@@ -302,6 +303,8 @@ def main():
                    help="--set overrides of the pretraining run, after the base's model and data settings "
                         "(default: train.epochs=5)")
     p.add_argument("--pretrain-seed", type=int, default=1)
+    p.add_argument("--train-args", default="",
+                   help="more arguments of every `vidtag train` (as \"--nproc 2\"); part of the runs' settings")
     p.add_argument("--ensembles", action="store_true",
                    help="also score ENSEMBLES[experiment] of each seed's runs on test_a (equal and tuned weights)")
     a = p.parse_args()
@@ -337,7 +340,7 @@ def main():
             with pretrained_lock:
                 folder = pretrained_folder(a, [s for s in overrides if "{pretrained}" not in s], data_digest)
             overrides = [item.replace("{pretrained}", os.path.abspath(folder)) for item in overrides]
-        settings = BASE + a.extra + overrides + [f"seed={seed}"]
+        settings = BASE + a.extra + overrides + [f"seed={seed}"] + ([f"train-args={a.train_args}"] if a.train_args else [])
         folds = folds_for(overrides)
         digest = hashlib.sha256(json.dumps({"settings": settings, "folds": file_digest(folds),
                                             "data": data_digest}, sort_keys=True).encode()).hexdigest()
@@ -353,9 +356,10 @@ def main():
                 shutil.rmtree(run)
             os.makedirs(run)
             shutil.copy(folds, os.path.join(run, "folds.json"))  # read by training instead of its own cut
-            command = [a.vidtag, "train", "--data", a.data, "--out", run, "--quiet"]
+            command = [a.vidtag, "train", "--data", a.data, "--out", run, "--quiet"] + a.train_args.split()
             for item in settings:
-                command += ["--set", item]
+                if not item.startswith("train-args="):
+                    command += ["--set", item]
             started = time.time()
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
             seconds = time.time() - started

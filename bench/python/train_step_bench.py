@@ -29,8 +29,15 @@ p.add_argument("--kind", default="single_stream", choices=["single_stream", "dua
 p.add_argument("--vit", action="store_true", help="raw frames through a ViT-B/16 (224 px) end to end")
 p.add_argument("--optimizer", choices=["per-tensor", "foreach", "fused"], default="per-tensor",
                help="torch.optim.AdamW's implementation (bench/gpu.sh: fused, as the reference figures)")
+p.add_argument("--ddp", action="store_true",
+               help="DistributedDataParallel over Gloo (start with torchrun): each rank trains on its own batch")
 a = p.parse_args()
 torch.set_num_threads(a.threads)
+rank = 0
+if a.ddp:
+    import torch.distributed as dist
+    dist.init_process_group("gloo")
+    rank = dist.get_rank()
 torch.manual_seed(0)
 dev = torch.device(a.device)
 
@@ -120,9 +127,11 @@ class DualStream(nn.Module):
 model = (DualStream() if a.kind == "dual_stream" else SingleStream()).to(dev).train()
 no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n or "norm" in n]
 decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n or "norm" in n)]
+if a.ddp:  # broadcasts rank 0's weights; 25 MiB buckets all-reduced during backward
+    model = nn.parallel.DistributedDataParallel(model)
 optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": 0.01}, {"params": no_decay, "weight_decay": 0.0}],
                               lr=5e-5, foreach=a.optimizer == "foreach", fused=a.optimizer == "fused" or None)
-g = torch.Generator().manual_seed(1)
+g = torch.Generator().manual_seed(1 + rank)
 text_ids = torch.randint(5, a.vocabulary_size, (a.batch, a.text), generator=g).to(dev)
 text_mask = torch.ones(a.batch, a.text, dtype=torch.long, device=dev)
 frames = torch.randn(*((a.batch, a.frames, 3, 224, 224) if a.vit else (a.batch, a.frames, 768)), generator=g).to(dev)
@@ -150,5 +159,7 @@ for _ in range(a.iterations):
     if dev.type == "cuda":
         torch.cuda.synchronize()
     times.append((time.perf_counter_ns() - t0) / 1e6)
-print(json.dumps({"impl": "pytorch", "times_ms": times, "loss": loss,
+if rank != 0:
+    sys.exit(0)
+print(json.dumps({"impl": "pytorch-ddp" if a.ddp else "pytorch", "times_ms": times, "loss": loss,
                   "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))

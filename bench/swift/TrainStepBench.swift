@@ -5,8 +5,11 @@ import VidTagModels
 import VidTagTraining
 
 /// `vidtag-bench train-step`: training steps of the single-stream (or, with `--kind dual_stream`, the
-/// dual-stream) model (forward, cross-entropy, backward, clip, AdamW) on random data; bench/train-step.sh runs it against the same model written in PyTorch
-/// (bench/python/train_step_bench.py). Prints per-step times, samples/s and peak memory.
+/// dual-stream) model (forward, cross-entropy, backward, clip, AdamW) on random data; bench/train-step.sh runs
+/// it against the same model written in PyTorch (bench/python/train_step_bench.py). Prints per-step times,
+/// samples/s and peak memory. Started by a launcher (torchrun --no-python, or RANK / WORLD_SIZE / MASTER_ADDR /
+/// MASTER_PORT set), each rank trains on its own batch and `DataParallel` averages the gradients over Gloo
+/// (bench/ddp-step.sh, against PyTorch DistributedDataParallel); rank 0 prints.
 struct TrainStepBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "train-step", abstract: "Single- or dual-stream training steps at BERT-base size (see bench/train-step.sh).")
@@ -30,6 +33,8 @@ struct TrainStepBench: ParsableCommand {
     @Option(help: "fp32 or bf16 (autocast)") var precision = "fp32"
     @Flag(help: "Raw frames through a ViT-B/16 encoder (224 px) end to end instead of 768-d features.")
     var vit = false
+    @Option(help: "Data-parallel runs: all-reduce inside the backward pass (yes) or after it (no).")
+    var overlap = "yes"
 
     func run() throws {
         guard let device = Device(name: device) else { throw ValidationError("unknown device \(self.device)") }
@@ -50,7 +55,12 @@ struct TrainStepBench: ParsableCommand {
                                                "frame_encoder": 5e-6],
                                        weightDecay: 0.01)
         let optimizer = AdamW(groups: rates.optimizerGroups(for: store))
-        let generator = Generator(seed: 1)
+        let group = try ProcessGroup.fromEnvironment()
+        let parallel = try group.map {
+            try DataParallel(group: $0, parameters: optimizer.parameters, overlapWithBackward: overlap == "yes")
+        }
+        try parallel?.broadcastFromRankZero(store.all.map(\.tensor))
+        let generator = Generator(seed: 1 + UInt64(group?.rank ?? 0))
         let input = VideoBatchInput(
             textIds: Tensor.randint(5, vocabularySize, [batch, self.text], generator: generator).to(device),
             textMask: Tensor.ones([batch, self.text], dtype: .int64, device: device),
@@ -65,7 +75,9 @@ struct TrainStepBench: ParsableCommand {
                 let loss = withAutocast(device, dtype: autocast ?? .bfloat16, enabled: autocast != nil) {
                     model.forward(input, train: true).logits.to(.float32).crossEntropy(labels)
                 }
+                try parallel?.beforeFinalBackward(of: loss, votingToStop: false)
                 loss.backward()
+                try parallel?.synchronizeGradients()
                 clipGradNorm(optimizer.parameters, maxNorm: 1)
                 optimizer.step()
                 optimizer.zeroGrad()
@@ -80,10 +92,12 @@ struct TrainStepBench: ParsableCommand {
             Runtime.synchronize(device)
             times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         }
+        guard (group?.rank ?? 0) == 0 else { return }
         var usage = rusage()
         getrusage(RUSAGE_SELF.rawValue, &usage)
         let json = try JSONSerialization.data(withJSONObject: [
-            "impl": "vidtag", "times_ms": times, "loss": lastLoss, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
+            "impl": parallel == nil ? "vidtag" : "vidtag-\(group!.worldSize)-ranks" + (overlap == "yes" ? "" : "-after-backward"),
+            "times_ms": times, "loss": lastLoss, "peak_rss_mb": Double(usage.ru_maxrss) / 1024,
         ])
         print(String(decoding: json, as: UTF8.self))
     }
