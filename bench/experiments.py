@@ -78,6 +78,10 @@ EXPERIMENTS = {
     "baseline": [
         ("baseline (BERT + NeXtVLAD + SE)", BASELINE),
     ],
+    # The quality table's first row alone (with --train-args "--nproc 2": data-parallel against one process).
+    "fused": [
+        ("fused (single-stream, text + frames)", []),
+    ],
     # One tiny configuration that proves the method end to end in a minute or two (not a result).
     "smoke": [
         ("smoke (single-stream, 1 layer × 32)", ["model.layers=1", "model.hidden=32", "model.heads=2",
