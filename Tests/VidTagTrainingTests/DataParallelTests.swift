@@ -247,6 +247,22 @@ struct DataParallelTests {
         #expect(rankOne.ids == gathered.ids && rankOne.probabilities == gathered.probabilities)
         let evaluations = try MetricsLog.read(RunFolder(run).metricsURL).filter { $0.kind == "eval" }
         #expect(evaluations.map(\.step) == [2, 4])
+
+        // A folds.json placed in the run folder before the start (bench/experiments.py shares its folds so) is
+        // every rank's: rank 1, in a folder of its own, holds out rank 0's fold 0, not one cut from the seed.
+        let placed = TrainingFixture.temporaryFolder("ddp-eval-placed")
+        defer { try? FileManager.default.removeItem(at: placed) }
+        var folds = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: RunFolder(run).splitURL)) as? [String: Any])
+        var lists = try #require(folds["folds"] as? [[String]])
+        lists.append(lists.removeFirst())  // fold 0 is now another set of videos
+        folds["folds"] = lists
+        try FileManager.default.createDirectory(at: placed, withIntermediateDirectories: true)
+        try JSONSerialization.data(withJSONObject: folds).write(to: RunFolder(placed).splitURL)
+        let (placedStatus, placedOutput) = try TrainingFixture.runVidtag(
+            try Self.nprocArguments(placed, ["train.max_steps=2", "train.eval_every=2"]))
+        #expect(placedStatus == 0, "\(placedOutput)")
+        let placedPredictions = try Predictions.load(RunFolder(placed).outOfFoldURL)
+        #expect(Set(placedPredictions.ids) == Set(lists[0]) && Set(lists[0]) != Set(gathered.ids))
     }
 
     @Test func shardsDealTheOrderLikeDistributedSampler() {

@@ -207,14 +207,17 @@ public struct TrainingSession {
         return .made(tokens: tokens)
     }
 
-    /// The folds of the labelled videos, stratified by level-2 label: read from the run (resume) or the K-fold
-    /// parent, else made from `data.folds_seed`. Nil when nothing is held out.
+    /// The folds of the labelled videos, stratified by level-2 label: read from the K-fold parent, rank 0's run
+    /// (a data-parallel rank > 0: every rank must hold out the same videos, also when a folds.json was placed
+    /// in the run folder before the start) or the run itself (resume), else made from `data.folds_seed`. Nil
+    /// when nothing is held out.
     func heldOutFolds(index: VideoIndex, labelled: [Int], labels: LabelSpace) throws -> FoldAssignment? {
         let fraction = config.data.validationFraction
         let count = foldCount > 0 ? foldCount : (fraction > 0 ? max(2, Int((1 / fraction).rounded())) : 0)
         guard count > 1 else { return nil }
         let ids = labelled.map { index.ids[$0] }
-        for url in [foldsURL, run.splitURL].compactMap({ $0 }) where FileManager.default.fileExists(atPath: url.path) {
+        for url in [foldsURL, leaderRun?.splitURL, run.splitURL].compactMap({ $0 })
+        where FileManager.default.fileExists(atPath: url.path) {
             return try FoldAssignment.read(from: url, expectedIds: ids)
         }
         return try FoldAssignment.stratified(
