@@ -129,9 +129,12 @@ struct DataParallelTests {
         #expect(a.state.step == 8)
         #expect(TrainingFixture.maxAbsDifference(a.model, b.model) == 0)
         #expect(TrainingFixture.maxAbsDifference(a.optimizer, b.optimizer) == 0)
-        // Rank 1 (its own scratch folder) ended with rank 0's weights.
+        // Rank 1 (its own scratch folder) ended with rank 0's weights, and drew dropout masks of its own (as
+        // one process draws different masks for the two halves of its batch).
         let rank1 = try Checkpoint.read(from: RunFolder(straight.appendingPathComponent("ranks/rank-1")).checkpointURL)
         #expect(TrainingFixture.maxAbsDifference(a.model, rank1.model) <= 1e-6)
+        let streams = try [a, rank1].map { try #require($0.rng["dropout"]).to(.float64) }
+        #expect((streams[0] - streams[1]).abs().max().item() > 0, "each rank has its own dropout stream")
     }
 
     /// `vidtag train --nproc 2` arguments for a tiny run into `run`.

@@ -60,14 +60,26 @@ public final class Trainer {
     /// The metrics as TensorBoard events (`train.tensorboard`).
     var tensorBoard: TensorBoardWriter?
     /// The run's own dropout randomness, swapped in for each step (saved with checkpoints, on GPUs too).
-    public let dropout: DropoutStream
+    public private(set) var dropout: DropoutStream
     /// Data-parallel training: parameters come from rank 0 at the start, gradients are averaged over the
-    /// ranks after the backward (and adversarial) passes of each step.
-    public var dataParallel: DataParallel?
+    /// ranks after the backward (and adversarial) passes of each step. Each rank draws its own dropout
+    /// masks, as one process draws different masks for the two halves of its batch (with rank 0's stream on
+    /// every rank, the demo model lost 0.03 on test_a at 6 epochs: docs/results/scaling.md).
+    public var dataParallel: DataParallel? {
+        didSet {
+            guard let rank = dataParallel?.group.rank, rank > 0 else { return }
+            dropout = DropoutStream(seed: Self.dropoutSeed(config.seed, rank: rank), device: device)
+        }
+    }
     /// A data-parallel rank > 0: rank 0's checkpoint folder. The rank resumes from its own checkpoint when
     /// that is at rank 0's step (the same world size: exact), else from rank 0's (the world size changed:
-    /// weights, optimizer and position are every rank's; only the dropout stream is rank 0's).
+    /// weights, optimizer and position are every rank's; the rank's dropout stream starts afresh).
     public var leaderCheckpoint: URL?
+
+    /// Rank `rank`'s dropout seed: the run's seed for rank 0, a distinct stream for each other rank.
+    static func dropoutSeed(_ seed: Int, rank: Int) -> UInt64 {
+        UInt64(bitPattern: Int64(seed)) ^ (UInt64(rank) &* 0x9E37_79B9_7F4A_7C15)
+    }
 
     public init(config: RunConfig, run: RunFolder, model: VideoClassifier, labels: LabelSpace, device: Device,
                 batchesPerEpoch: Int, objective: Objective) {
@@ -338,7 +350,8 @@ public final class Trainer {
         let step = checkpoint.rng["optimizer_step"].map { $0.intItem() } ?? checkpoint.state.step
         try optimizer.load(tensors: checkpoint.optimizer, step: step)
         // Checkpoints written before the run had its own stream saved the default CPU generator instead.
-        if let state = checkpoint.rng["dropout"] ?? checkpoint.rng["default_cpu"] { dropout.restore(state) }
+        let fromLeader = folder != Checkpoint.latest(at: run.checkpointURL)
+        if !fromLeader, let state = checkpoint.rng["dropout"] ?? checkpoint.rng["default_cpu"] { dropout.restore(state) }
         if let ema = tricks.ema { try ema.load(checkpoint.extras) }
         let planned = state.totalSteps
         state = checkpoint.state
