@@ -178,10 +178,19 @@ def file_digest(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def test_score(a, run):
-    """The run's kept model scored on test_a, a split it never saw in training or selection."""
+def slug(name):
+    """A row's name as a folder name."""
+    return "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
+
+
+def test_score(a, *runs, weights=None):
+    """The runs' kept models (an ensemble when several, with `weights` or equal ones) scored on test_a, a split
+    none of them saw in training or selection."""
     truth = os.path.join(a.data, "test_a_truth.csv")
-    command = [a.vidtag, "evaluate", "--data", a.data, "--model", run, "--split", "test_a", "--truth", truth, "--json"]
+    command = [a.vidtag, "evaluate", "--data", a.data, "--split", "test_a", "--truth", truth, "--json"]
+    command += [item for run in runs for item in ("--model", run)]
+    if weights:
+        command += ["--weights", ",".join(f"{w:.6f}" for w in weights)]
     out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
     return json.loads(out[out.index("{"):])  # one JSON line (older builds printed it over several lines)
 
@@ -190,7 +199,7 @@ def measure_cost(a):
     """Training throughput of each experiment, one run at a time on an otherwise idle machine."""
     rows = []
     for name, overrides in EXPERIMENTS[a.experiments]:
-        run = os.path.join(a.out, "cost-" + "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40])
+        run = os.path.join(a.out, "cost-" + slug(name))
         command = [a.vidtag, "train", "--data", a.data, "--out", run, "--force"]
         for s in BASE + a.extra + overrides + [f"train.max_steps={a.cost_steps}", "data.validation_fraction=0"]:
             command += ["--set", s]
@@ -208,7 +217,6 @@ def measure_cost(a):
 
 def ensemble_lines(a, seeds, rows):
     """ENSEMBLES[a.experiments] scored on test_a per seed, beside the best of its members on that seed."""
-    truth = os.path.join(a.data, "test_a_truth.csv")
     results = []
     for name, members in ENSEMBLES[a.experiments]:
         per_seed = []
@@ -216,19 +224,13 @@ def ensemble_lines(a, seeds, rows):
             runs = [rows[row][2][(index + offset) % len(seeds)] for row, offset in members]
             folders = [run_folder(a, rows[row][0], seeds[(index + offset) % len(seeds)]) for row, offset in members]
             models = [item for folder in folders for item in ("--model", folder)]
-            slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
-            weights_path = os.path.join(a.out, "ensembles", f"{slug}-seed{seed}", "weights.json")
+            weights_path = os.path.join(a.out, "ensembles", f"{slug(name)}-seed{seed}", "weights.json")
             os.makedirs(os.path.dirname(weights_path), exist_ok=True)
             subprocess.run([a.vidtag, "tune-weights", "--data", a.data, "--out", weights_path] + models,
                            check=True, stdout=subprocess.DEVNULL)
             with open(weights_path) as f:
                 tuned = json.load(f)["weights"]
-            scores = {}
-            for label, weights in (("equal", None), ("tuned", tuned)):
-                command = [a.vidtag, "evaluate", "--data", a.data, "--split", "test_a", "--truth", truth, "--json"]
-                command += models + (["--weights", ",".join(f"{w:.6f}" for w in weights)] if weights else [])
-                out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-                scores[label] = json.loads(out[out.index("{"):])["score"]
+            scores = {"equal": test_score(a, *folders)["score"], "tuned": test_score(a, *folders, weights=tuned)["score"]}
             best_member = max(run["test_a"]["score"] for run in runs)
             print(f"{name} seed {seed}: equal {scores['equal']:.4f}, tuned {scores['tuned']:.4f} "
                   f"(weights {', '.join(f'{w:.2f}' for w in tuned)}), best member {best_member:.4f}", flush=True)
@@ -253,8 +255,7 @@ def ensemble_lines(a, seeds, rows):
 
 
 def run_folder(a, name, seed):
-    slug = "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
-    return os.path.join(a.out, f"{slug}-seed{seed}")
+    return os.path.join(a.out, f"{slug(name)}-seed{seed}")
 
 
 def pretrained_folder(a, model_overrides, data_digest):
