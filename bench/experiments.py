@@ -19,7 +19,8 @@ seed. Used by bench/quality.sh, bench/ablation.sh and bench/pretraining.sh.
 Pretrained starts: an override naming {pretrained} (as model.init={pretrained}) fine-tunes the folder of one
 `vidtag pretrain` run, made first with the base's model and data settings (and --extra) over
 --pretrain-splits, with --pretrain-set overrides and seed --pretrain-seed; it is hashed and reused like
-the other runs. Every seed and arm fine-tunes the same pretrained folder.
+the other runs. Every seed and arm fine-tunes the same pretrained folder, unless an arm names pretrain.*
+overrides: those go to its own pretraining run (hashed and shared the same way), not to `vidtag train`.
 
 Usage: experiments.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE --experiments NAME
                       [--folds-seed 0] [--extra KEY=VALUE ...] [--parallel N] [--cost-steps N]
@@ -51,14 +52,18 @@ BASELINE = ["model.kind=baseline", "model.nextvlad_clusters=16", "model.nextvlad
 # Fine-tuning from a pretrained folder against from random weights, at the same fine-tuning budget, with
 # all labels and with a tenth of them (data.label_fraction: the same videos for both arms of a seed).
 # A pretrained init picks fine-tuning learning rates (5e-5 / 5e-4 / 5e-4); the third arm keeps the
-# from-scratch rates, so that the rates and the init are not confounded.
+# from-scratch rates, so that the rates and the init are not confounded. The fourth fine-tunes another
+# pretraining run, whose MFM scores by cosine similarity / 0.1 (UniBERT's normalised variant) instead of
+# the dot product: an arm's pretrain.* overrides go to its pretraining run, not to `vidtag train`.
 SCRATCH_RATES = ["train.text_learning_rate=1e-3", "train.visual_learning_rate=1e-3", "train.head_learning_rate=2e-3"]
 PRETRAINING = [
     (f"{arm}, {share} labels", start + label)
     for share, label in [("100 %", []), ("10 %", ["data.label_fraction=0.1"])]
     for arm, start in [("random init", []),
                        ("pretrained, fine-tuning rates", ["model.init={pretrained}"]),
-                       ("pretrained, from-scratch rates", ["model.init={pretrained}"] + SCRATCH_RATES)]
+                       ("pretrained, from-scratch rates", ["model.init={pretrained}"] + SCRATCH_RATES),
+                       ("pretrained with cosine MFM, from-scratch rates",
+                        ["model.init={pretrained}", "pretrain.mfm_similarity=cosine"] + SCRATCH_RATES)]
 ]
 
 EXPERIMENTS = {
@@ -263,7 +268,7 @@ def pretrained_folder(a, model_overrides, data_digest):
     settings, `model_overrides` (an arm's model.* shape keys), --extra and --pretrain-set; trained once, reused
     while its settings hold."""
     shape = [s for s in BASE + a.extra + model_overrides
-             if s.split("=")[0].startswith(("model.", "data.", "train.threads", "train.batch_size"))
+             if s.split("=")[0].startswith(("model.", "data.", "train.threads", "train.batch_size", "pretrain."))
              and not s.startswith(("model.init=", "data.label_fraction=", "data.validation_fraction="))]
     settings = shape + a.pretrain_set + [f"seed={a.pretrain_seed}"]
     digest = hashlib.sha256(json.dumps({"settings": settings, "splits": a.pretrain_splits, "data": data_digest},
@@ -341,9 +346,11 @@ def main():
 
     def run_one(name, overrides, seed):
         run = run_folder(a, name, seed)
+        pretraining = [s for s in overrides if s.startswith("pretrain.")]  # an arm's own pretraining settings
+        overrides = [s for s in overrides if not s.startswith("pretrain.")]
         if any("{pretrained}" in item for item in overrides):
             with pretrained_lock:
-                folder = pretrained_folder(a, [s for s in overrides if "{pretrained}" not in s], data_digest)
+                folder = pretrained_folder(a, [s for s in overrides if "{pretrained}" not in s] + pretraining, data_digest)
             overrides = [item.replace("{pretrained}", os.path.abspath(folder)) for item in overrides]
         settings = BASE + a.extra + overrides + [f"seed={seed}"] + ([f"train-args={a.train_args}"] if a.train_args else [])
         folds = folds_for(overrides)

@@ -149,7 +149,7 @@ struct PretrainingTaskTests {
                 "the MLM decoder must be the word-embedding table itself")
     }
 
-    @Test("the MFM, ITM and ITC losses equal the PyTorch reference (UniBERT's MFM)")
+    @Test("the MFM (dot and cosine), ITM and ITC losses equal the PyTorch reference (UniBERT's MFM)")
     func taskLossesMatchPyTorch() throws {
         let tensors = try SafeTensors.load(Self.fixtures.appendingPathComponent("tasks.safetensors"))
         func tensor(_ key: String) throws -> Tensor { try #require(tensors[key], "fixture key \(key)") }
@@ -161,15 +161,17 @@ struct PretrainingTaskTests {
         try store.load(tensors.filter { $0.key.contains("_head.") }, strict: true, source: "tasks.safetensors")
 
         let chosenMask = try tensor("chosen").toArray(Int64.self)
-        let mfmLoss = PretrainingLosses.mfm(
-            frames: output, targets: try tensor("frames_input"), frameMask: try tensor("frame_mask").to(.int32).toArray(Int32.self),
-            chosen: chosenMask.indices.filter { chosenMask[$0] != 0 }, head: mfm).item()
+        func mfmLoss(_ similarity: MFMSimilarity) throws -> Double {
+            PretrainingLosses.mfm(
+                frames: output, targets: try tensor("frames_input"), frameMask: try tensor("frame_mask").to(.int32).toArray(Int32.self),
+                chosen: chosenMask.indices.filter { chosenMask[$0] != 0 }, head: mfm, similarity: similarity, temperature: 0.1).item()
+        }
         let itmLoss = PretrainingLosses.itm(pooled: try tensor("pooled"),
                                             matches: try tensor("matches").toArray(Float.self).map { $0 == 1 }, head: itm).item()
         let rows = try tensor("text").size(0)
         let itcLoss = PretrainingLosses.itc(text: try tensor("text"), video: try tensor("video"), rows: Array(0..<rows),
                                             logitScale: scale).item()
-        for (name, value) in [("mfm", mfmLoss), ("itm", itmLoss), ("itc", itcLoss)] {
+        for (name, value) in [("mfm", try mfmLoss(.dot)), ("mfm_cosine", try mfmLoss(.cosine)), ("itm", itmLoss), ("itc", itcLoss)] {
             let expected = try tensor("\(name)_loss").item()
             #expect(abs(value - expected) <= Self.tolerance * max(1, abs(expected)), "\(name) loss \(value), PyTorch \(expected)")
         }
@@ -181,6 +183,18 @@ struct PretrainingTaskTests {
         #expect { try config.pretrain.validate(for: config) } throws: { "\($0)".contains("pretrain.itc_weight") && "\($0)".contains("dual_stream") }
         let dual = try TrainingFixture.tinyConfig(["pretrain.itc_weight=1", "model.kind=dual_stream"])
         try dual.pretrain.validate(for: dual)
+    }
+
+    @Test("pretrain.mfm_similarity takes dot or cosine, and the cosine temperature must be positive")
+    func mfmSimilarityChoices() throws {
+        #expect { try RunConfig.resolve(overrides: ["pretrain.mfm_similarity=euclid"]) } throws: {
+            "\($0)".contains("pretrain.mfm_similarity") && "\($0)".contains("dot, cosine")
+        }
+        let cold = try TrainingFixture.tinyConfig(["pretrain.mfm_similarity=cosine", "pretrain.mfm_temperature=0"])
+        #expect { try cold.pretrain.validate(for: cold) } throws: { "\($0)".contains("pretrain.mfm_temperature") }
+        let cosine = try TrainingFixture.tinyConfig(["pretrain.mfm_similarity=cosine"])
+        try cosine.pretrain.validate(for: cosine)
+        #expect(cosine.pretrain.mfmSimilarity == .cosine)
     }
 
     @Test("a model.init folder counts as pretrained: fine-tuning learning rates")

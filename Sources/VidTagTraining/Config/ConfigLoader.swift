@@ -165,6 +165,7 @@ extension RunConfig {
         "data.frame_source": FrameSourceKind.allCases.map(\.rawValue),
         "data.bad_record_policy": BadRecordPolicy.allCases.map(\.rawValue),
         "tricks.class_weighting": ClassWeighting.Kind.allCases.map(\.rawValue),
+        "pretrain.mfm_similarity": MFMSimilarity.allCases.map(\.rawValue),
     ]
 
     /// Checks what the types alone do not: ranges and combinations.

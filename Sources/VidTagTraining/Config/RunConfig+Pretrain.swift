@@ -16,6 +16,10 @@ extension RunConfig {
         /// Masked frame modelling: weight, and the share of real frames zeroed.
         public var mfmWeight = 1.0
         public var mfmProbability = 0.15
+        /// How MFM scores a prediction against a frame: UniBERT's raw dot product, or its normalised variant
+        /// (cosine similarity divided by `mfmTemperature`).
+        public var mfmSimilarity = MFMSimilarity.dot
+        public var mfmTemperature = 0.1
         /// Video–text matching: weight, and the share of the batch given another video's frames.
         public var itmWeight = 1.0
         public var itmProbability = 0.5
@@ -26,7 +30,8 @@ extension RunConfig {
 
         enum CodingKeys: String, CodingKey {
             case splits, mlmWeight = "mlm_weight", mlmProbability = "mlm_probability", mfmWeight = "mfm_weight"
-            case mfmProbability = "mfm_probability", itmWeight = "itm_weight", itmProbability = "itm_probability"
+            case mfmProbability = "mfm_probability", mfmSimilarity = "mfm_similarity", mfmTemperature = "mfm_temperature"
+            case itmWeight = "itm_weight", itmProbability = "itm_probability"
             case itcWeight = "itc_weight"
         }
 
@@ -43,6 +48,9 @@ extension RunConfig {
             let shares = ["mlm_probability": mlmProbability, "mfm_probability": mfmProbability, "itm_probability": itmProbability]
             for (key, share) in shares.sorted(by: { $0.key < $1.key }) where !(share > 0 && share < 1) {
                 throw ConfigError("pretrain.\(key) must lie in (0, 1), got \(share)")
+            }
+            guard mfmTemperature > 0, mfmTemperature.isFinite else {
+                throw ConfigError("pretrain.mfm_temperature must be positive (UniBERT uses 0.1), got \(mfmTemperature)")
             }
             guard config.model.kind != .baseline else {
                 throw ConfigError("model.kind=baseline cannot be pretrained: its text and frames meet only in the head; "

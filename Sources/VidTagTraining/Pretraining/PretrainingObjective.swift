@@ -99,7 +99,7 @@ public final class PretrainingObjective: TrainingTask {
             if let head = heads.mfm, let frames = plan.frames, !frames.chosen.isEmpty, let output = encoding.frames {
                 add("mfm_loss", weight: settings.mfmWeight,
                     PretrainingLosses.mfm(frames: output, targets: targets, frameMask: plan.frameMask, chosen: frames.chosen,
-                                          head: head))
+                                          head: head, similarity: settings.mfmSimilarity, temperature: settings.mfmTemperature))
             }
             if let head = heads.itm, let pairs = plan.pairs {
                 add("itm_loss", weight: settings.itmWeight,
@@ -118,6 +118,14 @@ public final class PretrainingObjective: TrainingTask {
     }
 }
 
+/// How masked frame modelling scores a predicted frame against a candidate (`pretrain.mfm_similarity`).
+public enum MFMSimilarity: String, Codable, Sendable, CaseIterable {
+    /// The raw dot product (UniBERT's default): scales with the features' norms.
+    case dot
+    /// The cosine similarity over `pretrain.mfm_temperature` (UniBERT's `normalize=True`).
+    case cosine
+}
+
 /// The losses of the pretraining tasks, each from the model's outputs and the host's choices (the
 /// fixtures of scripts/fixtures/make_pretraining_fixtures.py check them against PyTorch / Hugging Face).
 public enum PretrainingLosses {
@@ -134,19 +142,26 @@ public enum PretrainingLosses {
         return logits.crossEntropy(targets)
     }
 
-    /// MFM (UniBERT's in-batch NCE): the MFM head's output at each chosen frame position is scored by dot
-    /// product against every real frame vector of the batch (`targets`, padding excluded) and must pick its
-    /// own: cross-entropy over the batch's frames, averaged over the chosen positions.
+    /// MFM (UniBERT's in-batch NCE): the MFM head's output at each chosen frame position is scored against
+    /// every real frame vector of the batch (`targets`, padding excluded) and must pick its own: cross-entropy
+    /// over the batch's frames, averaged over the chosen positions. The score is a dot product, or with
+    /// `.cosine` the cosine similarity divided by `temperature` (UniBERT's `normalize=True`, temp 0.1).
     /// - frames: the model's output at the frame positions `[B, F, H]`; targets: the input frames before
     ///   masking `[B, F, D]`; frameMask: `[B, F]` real frames; chosen: row-major positions.
-    public static func mfm(frames: Tensor, targets: Tensor, frameMask: [Int32], chosen: [Int], head: Linear) -> Tensor {
+    public static func mfm(frames: Tensor, targets: Tensor, frameMask: [Int32], chosen: [Int], head: Linear,
+                           similarity: MFMSimilarity = .dot, temperature: Double = 0.1) -> Tensor {
         let device = frames.device
         let index = Tensor(chosen.map(Int64.init), shape: [chosen.count]).to(device)
-        let predicted = head(frames.reshape([-1, frames.size(-1)]).indexSelect(dim: 0, index: index)).to(.float32)  // [M, D]
-        let candidates = targets.reshape([-1, targets.size(-1)]).to(.float32)  // [B·F, D]
+        var predicted = head(frames.reshape([-1, frames.size(-1)]).indexSelect(dim: 0, index: index)).to(.float32)  // [M, D]
+        var candidates = targets.reshape([-1, targets.size(-1)]).to(.float32)  // [B·F, D]
+        if similarity == .cosine {
+            predicted = predicted.normalized(dim: -1)
+            candidates = candidates.normalized(dim: -1)
+        }
         let padding = Tensor(frameMask.map { $0 == 0 ? Int32(1) : 0 }, shape: [1, frameMask.count]).to(device).eq(1)  // [1, B·F]
-        let logits = predicted.matmul(candidates.transpose(0, 1)).maskedFill(padding, -1e9)  // [M, B·F]
-        return logits.crossEntropy(index)
+        var logits = predicted.matmul(candidates.transpose(0, 1))  // [M, B·F]
+        if similarity == .cosine { logits = logits / temperature }
+        return logits.maskedFill(padding, -1e9).crossEntropy(index)
     }
 
     /// ITM: binary cross-entropy with logits of the ITM head over the pooled output, 1 where a row has its
