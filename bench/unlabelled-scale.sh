@@ -4,8 +4,10 @@
 # the demo's unlabelled records repeated under new ids, 4 frames × 32 float16 values each. Then, at 250k and
 # 1M videos, under /usr/bin/time -v:
 #   (a) vidtag-bench loader: the index (compact token ids) and every batch of the split through the DataLoader;
-#   (b) vidtag pseudo-label with a tiny model trained on the scale root's labelled split.
-# Usage: bench/unlabelled-scale.sh [work folder=/tmp/vidtag-scale]
+#   (b) vidtag pseudo-label with a tiny model trained on the scale root's labelled split;
+#   (c) vidtag pretrain, one epoch over the split (MLM + MFM + ITM, a 1-layer × 32 model, batch 64, the index's
+#       text budgets 98 / 90 / 68): the index, the loader and the model together, every batch of the split.
+# Usage: bench/unlabelled-scale.sh [work folder=/tmp/vidtag-scale]  (ONLY=pretrain runs (c) alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WORK=${1:-/tmp/vidtag-scale}
@@ -48,6 +50,12 @@ fi
 
 for n in 250000 1000000; do
   root="$WORK/root-$n"
+  peak "pretrain-$n" "$BIN" pretrain --data "$root" --out "$WORK/pre-$n" --force --quiet --splits unlabeled \
+    --set data.feature_size=32 --set data.max_frames=4 --set model.layers=1 --set model.hidden=32 \
+    --set model.heads=2 --set model.intermediate=64 --set data.title_tokens=98 --set data.asr_tokens=90 \
+    --set data.ocr_tokens=68 --set train.batch_size=64 --set train.epochs=1 --set train.threads=2 \
+    --set train.log_every=100000 --set model.vocabulary="$WORK/vocab"
+  [ "${ONLY:-}" = pretrain ] && continue
   peak "loader-$n" "$BENCH" loader --data "$root" --split unlabeled --vocab "$VOCAB" --feature-size 32 \
     --max-frames 4 --batch-size 64 --threads 2
   peak "pseudo-label-$n" "$BIN" pseudo-label --model "$teacher" --data "$root" --split unlabeled \

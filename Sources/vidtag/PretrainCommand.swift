@@ -5,7 +5,7 @@ import VidTagData
 import VidTagTraining
 
 /// `vidtag pretrain`: self-supervised pretraining of a fusion model over any splits of a data root.
-struct PretrainCommand: ParsableCommand {
+struct PretrainCommand: ParsableCommand, LaunchesLocalProcesses {
     static let configuration = CommandConfiguration(
         commandName: "pretrain",
         abstract: "Pretrain a fusion model on the videos of some splits, without labels (MLM, MFM, ITM, ITC).",
@@ -25,6 +25,11 @@ struct PretrainCommand: ParsableCommand {
     @Option(help: "JSON config file (keys as `vidtag print-config` shows).") var config: String?
     @Option(name: .customLong("set"), help: "Override a config key: --set pretrain.itm_weight=0 (repeatable).")
     var overrides: [String] = []
+    @Option(help: """
+        Pretrain data-parallel in N local processes (Gloo on the CPU, NCCL on GPUs), train.batch_size split \
+        between them; torchrun / Slurm launches (RANK, WORLD_SIZE, MASTER_ADDR, …) are joined without it.
+        """)
+    var nproc: Int?
     @Flag(help: "Continue the run in --out from its last checkpoint.") var resume = false
     @Flag(help: "Replace a run already in --out.") var force = false
     @OptionGroup var output: OutputOptions
@@ -37,13 +42,19 @@ struct PretrainCommand: ParsableCommand {
         if let splits { overrides.append("pretrain.splits=\(try Self.splitList(splits))") }
         let config: RunConfig
         var replacing = false
-        if run.holdsRun, resume {
-            config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
-        } else if run.holdsRun, !force {
-            throw ValidationError("\(out) already holds a run: pass --resume to continue it or --force to replace it")
+        // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it.
+        let launch = try DistributedLaunch.fromEnvironment()
+        if run.holdsRun, (launch?.rank ?? 0) == 0 || resume {
+            if resume {
+                config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
+            } else if force {
+                config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
+                replacing = true
+            } else {
+                throw ValidationError("\(out) already holds a run: pass --resume to continue it or --force to replace it")
+            }
         } else {
             config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
-            replacing = run.holdsRun
         }
         let data = DataRoot(path: data)
         guard FileManager.default.fileExists(atPath: data.url.path) else {
@@ -51,20 +62,33 @@ struct PretrainCommand: ParsableCommand {
         }
         if replacing { try FileManager.default.removeItem(at: run.url) }
         StopSignal.install()
+        if let nproc, nproc > 1, launch == nil {
+            try launchLocalRanks(nproc, run: run, work: "pretraining")
+            return
+        }
         let console = TrainingConsole(output: output, logEvery: config.train.logEvery)
-        var session = PretrainingSession(config: config, data: data, run: run)
-        session.onEvent = console.handle
+        var session = PretrainingSession(config: config, data: data, run: launch.map { rankFolder($0, of: run) } ?? run)
+        if let launch {
+            let device = try Device(parsing: config.train.device, setting: "train.device")
+            session.processGroup = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
+            session.localRank = launch.localRank
+            if launch.rank > 0 { session.leaderRun = run }
+        }
+        if (launch?.rank ?? 0) == 0 { session.onEvent = console.handle }
         session.shouldStop = { StopSignal.requested }
         session.stopAfterStep = stopAfterStep
         let outcome = try session.pretrain()
-        if StopSignal.requested {
-            print("stopped by signal \(StopSignal.signal); the checkpoint in \(run.checkpointURL.path) is complete. Continue with:\n"
-                + "  vidtag pretrain --data \(self.data) --out \(out) --resume")
-            throw ExitCode(StopSignal.exitCode)
-        }
-        guard !outcome.interrupted else { return }
-        print("pretrained \(outcome.state.step) steps; model in \(run.url.path)")
+        if StopSignal.requested { throw stopped(run) }
+        guard !outcome.interrupted, (launch?.rank ?? 0) == 0 else { return }
+        let processes = launch.map { " (\($0.worldSize) processes)" } ?? ""
+        print("pretrained \(outcome.state.step) steps; model in \(run.url.path)\(processes)")
         print("fine-tune: vidtag train --data \(self.data) --out RUN --set model.init=\(run.url.path)")
+    }
+
+    func stopped(_ run: RunFolder) -> ExitCode {
+        print("stopped by signal \(StopSignal.signal); the checkpoint in \(run.checkpointURL.path) is complete. Continue with:\n"
+            + "  vidtag pretrain --data \(data) --out \(out) --resume")
+        return ExitCode(StopSignal.exitCode)
     }
 
     /// `a,b,c` as the JSON list `--set` takes.

@@ -5,7 +5,7 @@ import VidTagData
 import VidTagTraining
 
 /// `vidtag train`: a data root and a config to a trained model folder.
-struct TrainCommand: ParsableCommand {
+struct TrainCommand: ParsableCommand, LaunchesLocalProcesses {
     static let configuration = CommandConfiguration(
         commandName: "train",
         abstract: "Train a video classifier on a data root (WeChat layout).",
@@ -76,7 +76,7 @@ struct TrainCommand: ParsableCommand {
             return
         }
         if let nproc, nproc > 1, try DistributedLaunch.fromEnvironment() == nil {
-            try launchLocalRanks(nproc, run: run)
+            try launchLocalRanks(nproc, run: run, work: "training")
             return
         }
         if let launch = try DistributedLaunch.fromEnvironment() {
@@ -117,20 +117,6 @@ struct TrainCommand: ParsableCommand {
 }
 
 extension TrainCommand {
-    /// Starts `count` copies of this command as the ranks of one group (the run folder was checked or
-    /// cleared above); rank 0 prints, the others' standard output is dropped. Each gets an equal share of
-    /// the cores unless train.threads is set.
-    func launchLocalRanks(_ count: Int, run: RunFolder) throws {
-        print("training in \(count) processes (rank 0 writes \(out), the others \(out)/ranks/)")
-        let launch = try LocalLaunch(executable: Self.executable, arguments: childArguments(sharingCoresWith: count),
-                                     worldSize: count) { rank in
-            (rank == 0 ? nil : FileHandle(forWritingAtPath: "/dev/null"), nil)
-        }
-        // A stop asked of this process (SIGTERM from a scheduler, `kill`) reaches every rank; the ranks agree
-        // on the step to stop at and each writes its checkpoint.
-        try waitForwardingStop(launch, count: count, run: run, what: "rank")
-    }
-
     /// Trains the K folds in `count` independent processes side by side (fold k in process k % count), each
     /// with an equal share of the cores unless train.threads is set, on GPU k % count when training on CUDA.
     /// Process 0 prints; the out-of-fold score is assembled after all have finished.
@@ -145,47 +131,11 @@ extension TrainCommand {
         try waitForwardingStop(launch, count: count, run: run, what: "process")
     }
 
-    static var executable: URL { URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath() }
-
-    /// This command's arguments for the processes it starts: without --nproc and --force (the run folder was
-    /// checked or cleared here), with an equal share of the cores each unless train.threads is set.
-    func childArguments(sharingCoresWith count: Int) -> [String] {
-        var arguments = Array(CommandLine.arguments.dropFirst())
-        if let index = arguments.firstIndex(of: "--nproc") { arguments.removeSubrange(index...(index + 1)) }
-        arguments.removeAll { $0.hasPrefix("--nproc=") || $0 == "--force" }
-        if !overrides.contains(where: { $0.hasPrefix("train.threads=") }) {
-            arguments += ["--set", "train.threads=\(max(1, ProcessInfo.processInfo.activeProcessorCount / count))"]
-        }
-        return arguments
-    }
-
-    /// Waits for every process of `launch`, passing a stop asked of this one on to them as SIGTERM. (Ctrl-C in
-    /// a terminal reaches them too; SIGTERM after SIGINT still only asks them to stop.)
-    func waitForwardingStop(_ launch: LocalLaunch, count: Int, run: RunFolder, what: String) throws {
-        var forwarded = false
-        while launch.isRunning {
-            if StopSignal.requested && !forwarded {
-                launch.signal(SIGTERM)
-                forwarded = true
-            }
-            usleep(50_000)
-        }
-        let statuses = launch.wait()
-        if StopSignal.requested { throw stopped(run) }
-        if let failed = statuses.indices.first(where: { statuses[$0] != 0 }) {
-            throw ValidationError("\(what) \(failed) of \(count) ended with status \(statuses[failed]) (its error is above)")
-        }
-    }
-
-    /// One rank of a data-parallel run: rank 0 writes the run folder, the others a scratch folder of
-    /// their own under it (ranks/rank-N: their checkpoints make --resume exact with the same world size; with
-    /// another world size every rank resumes from rank 0's).
+    /// One rank of a data-parallel run, in the folder `rankFolder` gives it.
     func trainAsRank(_ launch: DistributedLaunch, config: RunConfig, run: RunFolder, console: TrainingConsole) throws {
         let device = try Device(parsing: config.train.device, setting: "train.device")
         let group = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
-        let rankRun = launch.rank == 0
-            ? run : RunFolder(run.url.appendingPathComponent("ranks/rank-\(launch.rank)"))
-        var session = TrainingSession(config: config, data: DataRoot(path: data), run: rankRun)
+        var session = TrainingSession(config: config, data: DataRoot(path: data), run: rankFolder(launch, of: run))
         session.processGroup = group
         session.localRank = launch.localRank
         if launch.rank > 0 { session.leaderRun = run }

@@ -125,6 +125,47 @@ extension TrainingRunTests {
             #expect(!FileManager.default.fileExists(atPath: tuned.path), "nothing is written when the init is refused")
         }
 
+        @Test("vidtag pretrain --nproc 2: 8 steps uninterrupted = 3 steps, stop, --resume to 8; rank 1 ends with rank 0's weights",
+              .enabled(if: DistributedBackend.gloo.isAvailable), arguments: [true, false])
+        func dataParallelRunResumesExactly(overlapAllReduce: Bool) throws {
+            let straight = TrainingFixture.temporaryFolder("pretrain-ddp-a")
+            let interrupted = TrainingFixture.temporaryFolder("pretrain-ddp-b")
+            defer { for url in [straight, interrupted] { try? FileManager.default.removeItem(at: url) } }
+            let settings = (TrainingFixture.tinyOverrides + Self.pretrainOverrides
+                + ["model.vocabulary=\(try TrainingFixture.vocabularyFolder.path)", "train.overlap_all_reduce=\(overlapAllReduce)"])
+                .flatMap { ["--set", $0] }
+            func pretrain(_ run: URL, _ extra: [String]) throws {
+                let (status, output) = try TrainingFixture.runVidtag(
+                    ["pretrain", "--data", try TrainingFixture.demoRoot.path, "--out", run.path, "--nproc", "2"] + settings + extra)
+                #expect(status == 0, "\(output)")
+            }
+            try pretrain(straight, ["--force"])
+            try pretrain(interrupted, ["--force", "--stop-after-step", "3"])
+            #expect(try Checkpoint.read(from: RunFolder(interrupted).checkpointURL).state.step == 3)
+            try pretrain(interrupted, ["--resume"])
+
+            let expected = try MetricsLog.read(RunFolder(straight).metricsURL).filter { $0.kind == "train" }
+            let actual = try MetricsLog.read(RunFolder(interrupted).metricsURL).filter { $0.kind == "train" }
+            #expect(expected.map(\.step) == Array(1...8))
+            #expect(actual.map(\.step) == Array(1...8), "metrics.jsonl after the resume")
+            for (a, b) in zip(expected, actual) {
+                for name in ["loss", "mlm_loss", "mfm_loss", "itm_loss"] {
+                    let (x, y) = (a.values[name] ?? .nan, b.values[name] ?? .nan)
+                    #expect(abs(x - y) <= 1e-6, "step \(a.step) \(name): \(y) after resume, \(x) uninterrupted")
+                }
+            }
+            let weightsA = try SafeTensors.load(RunFolder(straight).model.weightsURL)
+            let weightsB = try SafeTensors.load(RunFolder(interrupted).model.weightsURL)
+            #expect(TrainingFixture.maxAbsDifference(weightsA, weightsB) == 0)
+            #expect(weightsA.keys.contains("mfm_head.weight") && weightsA.keys.contains("itm_head.weight"))
+            // The classifier, which the pretraining loss never reaches, does not hold the all-reduce up; the
+            // ranks end with the same weights.
+            let rankZero = try Checkpoint.read(from: RunFolder(straight).checkpointURL)
+            let rankOne = try Checkpoint.read(from: RunFolder(straight.appendingPathComponent("ranks/rank-1")).checkpointURL)
+            #expect(rankOne.state.step == 8)
+            #expect(TrainingFixture.maxAbsDifference(rankZero.model, rankOne.model) <= 1e-6)
+        }
+
         @Test("vidtag pretrain refuses a missing split and ITC on the single-stream model, naming them, and writes nothing")
         func commandLineRefusals() throws {
             let run = TrainingFixture.temporaryFolder("pretrain-cli")

@@ -120,6 +120,12 @@ struct PretrainingTaskTests {
                 == Array(first.frameMask[(source * frameCount)..<((source + 1) * frameCount)]))
         }
         #expect(try #require(plan.frames).chosen.allSatisfy { plan.frameMask[$0] != 0 })
+
+        // Data-parallel: rank 0 draws what one process draws, another rank its own choices for its share.
+        let rankZero = PretrainingObjective(model: model, heads: heads, settings: settings, seed: 11, vocabulary: vocabulary, rank: 0)
+        let rankOne = PretrainingObjective(model: model, heads: heads, settings: settings, seed: 11, vocabulary: vocabulary, rank: 1)
+        #expect(rankZero.plan(for: first) == plan)
+        #expect(rankOne.plan(for: first) != plan)
     }
 
     @Test("the MLM loss through the single-stream model and the tied head equals Hugging Face BertForMaskedLM's")

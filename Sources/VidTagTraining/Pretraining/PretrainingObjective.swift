@@ -12,16 +12,19 @@ public final class PretrainingObjective: TrainingTask {
     public let model: any FusionEncoder
     public let heads: PretrainingHeads
     public let settings: RunConfig.PretrainSettings
-    /// The run's seed: with a batch's epoch and index it fixes the batch's choices.
+    /// The run's seed: with a batch's epoch and index (and the data-parallel rank) it fixes the batch's choices.
     public let seed: UInt64
+    /// The data-parallel rank whose share of the batch this process sees: each rank draws its own choices.
+    public let rank: Int
     let special: Set<Int32>
     let maskID: Int32
     let vocabularySize: Int
 
     /// - vocabulary: the tokenizer's (its special tokens are never masked; `[MASK]` replaces chosen tokens).
     public init(model: any FusionEncoder, heads: PretrainingHeads, settings: RunConfig.PretrainSettings, seed: UInt64,
-                vocabulary: Vocabulary) {
+                vocabulary: Vocabulary, rank: Int = 0) {
         self.model = model
+        self.rank = rank
         self.heads = heads
         self.settings = settings
         self.seed = seed
@@ -40,9 +43,12 @@ public final class PretrainingObjective: TrainingTask {
         public var frameMask: [Int32]
     }
 
-    /// The choices of `batch`: fixed by the seed, the batch's epoch and its index in the epoch.
+    /// The choices of `batch`: fixed by the seed, the batch's epoch and its index in the epoch, and the rank
+    /// (rank 0 draws what one process draws).
     public func plan(for batch: Batch) -> Plan {
-        let base = SeedDerivation.seed(seed, 0x9E7A_1A5C, UInt64(batch.epoch), UInt64(batch.index))
+        var path: [UInt64] = [0x9E7A_1A5C, UInt64(batch.epoch), UInt64(batch.index)]
+        if rank > 0 { path.append(UInt64(rank)) }
+        let base = SeedDerivation.seed(seed, path: path)
         var pairs: VideoTextPairs?
         var frameMask = batch.frameMask
         if settings.itmWeight > 0 {

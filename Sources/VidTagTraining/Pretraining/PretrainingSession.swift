@@ -25,6 +25,12 @@ public struct PretrainingSession {
     public var shouldStop: () -> Bool = { false }
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
+    /// Data-parallel pretraining: the group of processes this one trains with (train.batch_size is split
+    /// between them), this process's rank on its machine (its GPU), and for a rank > 0 (which writes a
+    /// scratch folder of its own) rank 0's run, whose checkpoint it resumes from when its own does not fit.
+    public var processGroup: ProcessGroup?
+    public var localRank = 0
+    public var leaderRun: RunFolder?
 
     /// Whether `fit` ended before its schedule (asked to stop); the model is saved only at the end.
     public struct Outcome {
@@ -34,7 +40,12 @@ public struct PretrainingSession {
 
     public func pretrain() throws -> Outcome {
         try config.pretrain.validate(for: config)
-        let device = try Device(parsing: config.train.device, setting: "train.device")
+        var device = try Device(parsing: config.train.device, setting: "train.device")
+        if processGroup != nil, case .cuda = device { device = try Device(parsing: "cuda:\(localRank)", setting: "LOCAL_RANK") }
+        let shard = processGroup.map { LoaderShard(rank: $0.rank, count: $0.worldSize) }
+        if let shard, config.train.batchSize % shard.count != 0 {
+            throw ConfigError("train.batch_size \(config.train.batchSize) is not divisible by the \(shard.count) processes")
+        }
         if !config.model.textEncoder.isEmpty { try TrainingSession.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
@@ -61,9 +72,9 @@ public struct PretrainingSession {
         }
         let loader = try DataLoader(
             source: samples,
-            settings: LoaderSettings(batchSize: config.train.batchSize, shuffle: true, seed: UInt64(config.seed),
-                                     dropLast: samples.count > config.train.batchSize, workers: config.data.workers,
-                                     queueCapacity: config.data.prefetchBatches))
+            settings: LoaderSettings(batchSize: config.train.batchSize / (shard?.count ?? 1), shuffle: true,
+                                     seed: UInt64(config.seed), dropLast: samples.count > config.train.batchSize,
+                                     workers: config.data.workers, queueCapacity: config.data.prefetchBatches, shard: shard))
 
         let pretrainedEncoder = try helper.pretrainedFrameEncoder()
         let fusion = try config.fusionConfig(
@@ -86,11 +97,16 @@ public struct PretrainingSession {
         let trainer = Trainer(config: config, run: run, model: model, labels: labels, device: device,
                               batchesPerEpoch: loader.batchesPerEpoch, objective: Objective())
         trainer.task = PretrainingObjective(model: model, heads: heads, settings: settings, seed: UInt64(config.seed),
-                                            vocabulary: tokenizer.vocabulary)
+                                            vocabulary: tokenizer.vocabulary, rank: processGroup?.rank ?? 0)
         trainer.tricks = try helper.tricks(store: store)
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
+        if let processGroup {
+            trainer.dataParallel = try DataParallel(
+                group: processGroup, parameters: trainer.parameters, overlapWithBackward: config.train.overlapAllReduce)
+        }
+        trainer.leaderCheckpoint = leaderRun?.checkpointURL
 
         // Every input checked: the run folder and its description are written now.
         try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)
