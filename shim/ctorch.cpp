@@ -1309,6 +1309,7 @@ ct_status ct_grad_reducer_prepare(ct_grad_reducer *r, const ct_tensor *loss, dou
         state.reset();
         state.stop_vote = stop_vote;
         state.armed = true;
+        if (loss == nullptr) return 0;  // after backward: finish launches every bucket
         // The graph's nodes: a parameter whose accumulator is not among them gets no gradient in this pass.
         std::unordered_set<const torch::autograd::Node *> reached;
         std::vector<const torch::autograd::Node *> stack;

@@ -316,7 +316,9 @@ void ct_grad_reducer_free(ct_grad_reducer *r);
 /** Arms the hooks for the next backward pass only, the one from `loss` (the last of an optimizer step:
  *  earlier ones, as in gradient accumulation or an adversarial pass, only accumulate). Parameters that
  *  `loss`'s graph does not reach count as ready at once (DDP's find_unused_parameters), so that a bucket
- *  holding one does not wait for the end of backward. `stop_vote` (0 or 1) rides in the last bucket. */
+ *  holding one does not wait for the end of backward. `stop_vote` (0 or 1) rides in the last bucket.
+ *  With `loss` NULL, called after the backward pass, it only arms: `finish` then launches every bucket (no
+ *  overlap, DDP without its hooks). */
 ct_status ct_grad_reducer_prepare(ct_grad_reducer *r, const ct_tensor *loss, double stop_vote);
 /** After that backward pass: launches the buckets it left incomplete (a parameter without a gradient on this
  *  rank counts as zeros), waits for every bucket (at most the group's timeout each) and replaces every

@@ -258,9 +258,10 @@ public final class GradientReducer {
 
     /// Arms the hooks for the backward pass of `loss`, the last of the optimizer step. Parameters the loss
     /// does not reach count as ready at once (DDP's `find_unused_parameters`). The vote rides in the last
-    /// bucket.
-    public func prepare(for loss: Tensor, votingToStop: Bool) throws {
-        let status = withExtendedLifetime(loss) { ct_grad_reducer_prepare(handle, loss.handle, votingToStop ? 1 : 0) }
+    /// bucket. With `loss` nil, called after the backward pass: `finish` then launches every bucket (no
+    /// overlap).
+    public func prepare(for loss: Tensor?, votingToStop: Bool) throws {
+        let status = withExtendedLifetime(loss) { ct_grad_reducer_prepare(handle, loss?.handle, votingToStop ? 1 : 0) }
         try group.check("gradient reducer", status)
     }
 

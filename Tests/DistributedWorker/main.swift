@@ -143,7 +143,7 @@ func trainOnShard(_ group: ProcessGroup, out: URL, overlap: Bool) throws {
         try parallel.beforeFinalBackward(of: final, votingToStop: false)
         final.backward()
         try parallel.synchronizeGradients()
-        launchedBeforeFinish.append(parallel.reducer?.bucketsLaunchedBeforeFinish ?? 0)
+        launchedBeforeFinish.append(parallel.reducer.bucketsLaunchedBeforeFinish)
         // The norm of the averaged gradients (a bound this large never clips); AdamW alone would hide a
         // wrong scale, since its step does not depend on the gradients' scale.
         gradientNorms.append(clipGradNorm(parallel.parameters, maxNorm: 1e30).item())

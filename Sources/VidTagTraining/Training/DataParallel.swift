@@ -10,7 +10,8 @@ import Torch
 /// bucket's gradients are flattened into one buffer, all-reduced in one collective and copied back. The
 /// buckets hold the parameters in reverse order, the order backward produces their gradients. By default
 /// the all-reduce overlaps the backward pass (`GradientReducer`: a bucket starts as soon as backward has
-/// produced its last gradient); `overlapWithBackward: false` runs every bucket after backward instead.
+/// produced its last gradient); `overlapWithBackward: false` runs every bucket after backward instead (the
+/// same reducer, armed after the pass).
 ///
 /// A step calls `beforeFinalBackward` before its last backward pass (the one after which the gradients
 /// are final: earlier passes of gradient accumulation or adversarial training only accumulate) and
@@ -27,8 +28,9 @@ public final class DataParallel {
     public let buckets: [[Int]]
     /// The share of ranks that voted to stop in the last step, left where the all-reduce put it.
     private var stopVotes: Tensor?
-    /// Runs the buckets' all-reduces inside the backward pass; nil when they run after it.
-    public let reducer: GradientReducer?
+    /// Runs the buckets' all-reduces, inside the backward pass or after it.
+    public let reducer: GradientReducer
+    public let overlapWithBackward: Bool
     /// This rank's vote when the all-reduce runs after backward.
     private var pendingVote = false
 
@@ -40,14 +42,15 @@ public final class DataParallel {
         self.group = group
         self.parameters = parameters
         buckets = Self.bucket(Array(parameters.indices.reversed()), of: parameters, capacity: bucketBytes)
-        reducer = overlapWithBackward ? try GradientReducer(group: group, parameters: parameters, buckets: buckets) : nil
+        self.overlapWithBackward = overlapWithBackward
+        reducer = try GradientReducer(group: group, parameters: parameters, buckets: buckets)
     }
 
     /// Call right before the step's last backward pass, the one from `loss`, on every rank.
     /// - votingToStop: this rank's vote; `stopAgreed` tells after `synchronizeGradients` whether any rank
     ///   voted so.
     public func beforeFinalBackward(of loss: Tensor, votingToStop: Bool) throws {
-        if let reducer {
+        if overlapWithBackward {
             try reducer.prepare(for: loss, votingToStop: votingToStop)
         } else {
             pendingVote = votingToStop
@@ -56,11 +59,8 @@ public final class DataParallel {
 
     /// Call after that backward pass: every gradient becomes its mean over the ranks.
     public func synchronizeGradients() throws {
-        if let reducer {
-            stopVotes = try reducer.finish()
-        } else {
-            try averageGradients(votingToStop: pendingVote)
-        }
+        if !overlapWithBackward { try reducer.prepare(for: nil, votingToStop: pendingVote) }
+        stopVotes = try reducer.finish()
     }
 
     /// Groups `indices` (in that order) into runs of one dtype and device of at most `capacity` bytes (a
@@ -96,48 +96,6 @@ public final class DataParallel {
             withNoGrad {
                 for (tensor, part) in zip(members, flat.split(sizes: members.map(\.count))) {
                     tensor.copy_(part.view(tensor.shape))
-                }
-            }
-        }
-    }
-
-    /// Replaces every gradient by its mean over the ranks, after the backward pass. A parameter without a
-    /// gradient on this rank counts as zeros; it gets the mean when some rank had a gradient for it and stays
-    /// without one when no rank had (as in one process, where the optimizer then skips it).
-    /// - votingToStop: this rank's vote; `stopAgreed` tells after the call whether any rank voted so.
-    public func averageGradients(votingToStop: Bool = false) throws {
-        for (bucketIndex, bucket) in buckets.enumerated() {
-            let carriesVotes = bucketIndex == buckets.count - 1
-            let members = bucket.map { parameters[$0] }
-            let gradients = members.map(\.grad)
-            // One flag per parameter after the gradients: 1 where this rank has a gradient.
-            let flat = withNoGrad {
-                let dtype = members[0].dtype
-                let device = members[0].device
-                let pieces = zip(members, gradients).map { parameter, gradient in
-                    gradient?.flatten() ?? Tensor.zeros([parameter.count], dtype: dtype, device: device)
-                }
-                let flags = Tensor.full([members.count + (carriesVotes ? 1 : 0)], 0, dtype: dtype, device: device)
-                for (index, gradient) in gradients.enumerated() where gradient != nil {
-                    flags.select(dim: 0, index: index).fill_(1)
-                }
-                if carriesVotes && votingToStop { flags.select(dim: 0, index: members.count).fill_(1) }
-                return cat(pieces + [flags])
-            }
-            try group.allReduce(flat, .average)
-            var parts = flat.split(sizes: members.map(\.count) + [members.count] + (carriesVotes ? [1] : []))
-            if carriesVotes { stopVotes = parts.removeLast() }
-            let allPresent = gradients.allSatisfy { $0 != nil }
-            // Only a rank that lacks a gradient must know whether another rank had one: a host read then.
-            let present = allPresent ? [] : parts[members.count].to(.float64).toArray(Double.self)
-            withNoGrad {
-                for (index, parameter) in members.enumerated() {
-                    let mean = parts[index].view(parameter.shape)
-                    if let gradient = gradients[index] {
-                        gradient.copy_(mean)
-                    } else if present[index] > 0 {
-                        parameter.setGrad(mean.contiguous())
-                    }
                 }
             }
         }
