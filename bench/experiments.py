@@ -173,9 +173,10 @@ def make_folds(data, fold_count, seed, path):
         for member in members:
             folds[dealt % fold_count].append(member)
             dealt += 1
-    with open(path, "w") as f:
+    with open(path + ".partial", "w") as f:
         json.dump({"format": "vidtag-folds", "version": 1, "seed": seed, "fold_count": fold_count,
                    "stratified_by": "category_id", "folds": folds}, f)
+    os.replace(path + ".partial", path)  # whole or absent, for a reader that finds it
 
 
 def file_digest(path):
@@ -330,14 +331,19 @@ def main():
     os.makedirs(a.out, exist_ok=True)
     folds_path = os.path.join(a.out, f"folds-seed{a.folds_seed}.json")
 
+    folds_lock = threading.Lock()
+
     def folds_for(overrides):
+        """The shared folds file of these overrides' fold count, made by the first run that needs it (under
+        --parallel the others wait for it, instead of copying it half written)."""
         fraction = validation_fraction(BASE + a.extra + overrides)
         if fraction <= 0:
             sys.exit("data.validation_fraction is 0: nothing to select on")
         count = max(2, round(1 / fraction))
         path = folds_path.replace(".json", f"-k{count}.json")
-        if not os.path.exists(path):
-            make_folds(a.data, count, a.folds_seed, path)
+        with folds_lock:
+            if not os.path.exists(path):
+                make_folds(a.data, count, a.folds_seed, path)
         return path
 
     data_digest = file_digest(os.path.join(a.data, "demo.json")) if os.path.exists(os.path.join(a.data, "demo.json")) else None

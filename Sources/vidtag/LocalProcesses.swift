@@ -13,6 +13,20 @@ protocol LaunchesLocalProcesses {
 }
 
 extension LaunchesLocalProcesses {
+    /// The run's config: the run folder's own on --resume, else the defaults overlaid with --config and the
+    /// overrides; and whether the run already in the folder is to be replaced (--force). Only the process that
+    /// owns the folder refuses a run already there (a data-parallel rank > 0 writes under it).
+    func resolveConfig(_ run: RunFolder, file: String?, overrides: [String], resume: Bool, force: Bool,
+                       ownsFolder: Bool) throws -> (config: RunConfig, replacing: Bool) {
+        let fresh = { try RunConfig.resolve(file: file.map { URL(fileURLWithPath: $0) }, overrides: overrides) }
+        guard run.holdsRun, ownsFolder || resume else { return (try fresh(), false) }
+        if resume { return (try RunConfig.resolve(file: run.configURL, overrides: overrides), false) }
+        guard force else {
+            throw ValidationError("\(out) already holds a run: pass --resume to continue it or --force to replace it")
+        }
+        return (try fresh(), true)
+    }
+
     /// Starts `count` copies of this command as the ranks of one group; rank 0 prints, the others' standard
     /// output is dropped. Each gets an equal share of the cores unless train.threads is set.
     /// - work: what the ranks do together, for the message ("training", "pretraining").

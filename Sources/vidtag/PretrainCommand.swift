@@ -40,22 +40,10 @@ struct PretrainCommand: ParsableCommand, LaunchesLocalProcesses {
         let run = RunFolder(URL(fileURLWithPath: out))
         var overrides = overrides
         if let splits { overrides.append("pretrain.splits=\(try Self.splitList(splits))") }
-        let config: RunConfig
-        var replacing = false
         // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it.
         let launch = try DistributedLaunch.fromEnvironment()
-        if run.holdsRun, (launch?.rank ?? 0) == 0 || resume {
-            if resume {
-                config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
-            } else if force {
-                config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
-                replacing = true
-            } else {
-                throw ValidationError("\(out) already holds a run: pass --resume to continue it or --force to replace it")
-            }
-        } else {
-            config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
-        }
+        let (config, replacing) = try resolveConfig(run, file: self.config, overrides: overrides, resume: resume, force: force,
+                                                    ownsFolder: (launch?.rank ?? 0) == 0)
         let data = DataRoot(path: data)
         guard FileManager.default.fileExists(atPath: data.url.path) else {
             throw ValidationError("--data \(data.url.path): no such folder (a data root holds annotations/, zip_feats/)")

@@ -42,23 +42,11 @@ struct TrainCommand: ParsableCommand, LaunchesLocalProcesses {
                 + "torchrun / Slurm rank variables")
         }
         let run = RunFolder(URL(fileURLWithPath: out))
-        let config: RunConfig
-        var replacing = false
-        // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it.
+        // In a data-parallel launch rank 0 owns the run folder: the others do not check or clear it; nor do the
+        // processes of `--folds K --nproc N`, which their launcher checked or cleared.
         let rank = try DistributedLaunch.fromEnvironment()?.rank ?? 0
-        // So do the processes of `--folds K --nproc N`, which their launcher checked or cleared.
-        if run.holdsRun, (rank == 0 && foldShare == nil) || resume {
-            if resume {
-                config = try RunConfig.resolve(file: run.configURL, overrides: overrides)
-            } else if force {
-                config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
-                replacing = true
-            } else {
-                throw ValidationError("\(out) already holds a run: pass --resume to continue it or --force to replace it")
-            }
-        } else {
-            config = try RunConfig.resolve(file: self.config.map { URL(fileURLWithPath: $0) }, overrides: overrides)
-        }
+        let (config, replacing) = try resolveConfig(run, file: self.config, overrides: overrides, resume: resume, force: force,
+                                                    ownsFolder: rank == 0 && foldShare == nil)
         let data = DataRoot(path: data)
         guard FileManager.default.fileExists(atPath: data.url.path) else {
             throw ValidationError("--data \(data.url.path): no such folder (a data root holds annotations/, zip_feats/, zip_frames/)")

@@ -166,7 +166,7 @@ extension TrainingRunTests {
             #expect(TrainingFixture.maxAbsDifference(rankZero.model, rankOne.model) <= 1e-6)
         }
 
-        @Test("vidtag pretrain refuses a missing split and ITC on the single-stream model, naming them, and writes nothing")
+        @Test("vidtag pretrain refuses a missing split, ITC on single-stream, and a folder holding a run without --resume or --force")
         func commandLineRefusals() throws {
             let run = TrainingFixture.temporaryFolder("pretrain-cli")
             try FileManager.default.removeItem(at: run)
@@ -180,6 +180,14 @@ extension TrainingRunTests {
             #expect(itc.status != 0)
             #expect(itc.output.contains("pretrain.itc_weight") && itc.output.contains("dual_stream"), "\(itc.output)")
             #expect(!FileManager.default.fileExists(atPath: run.path), "a refused run must write nothing")
+
+            let short = tiny + ["--set", "train.max_steps=2", "--set", "model.vocabulary=\(try TrainingFixture.vocabularyFolder.path)"]
+            let first = try TrainingFixture.runVidtag(["pretrain", "--data", data, "--out", run.path] + short)
+            #expect(first.status == 0, "\(first.output)")
+            let again = try TrainingFixture.runVidtag(["pretrain", "--data", data, "--out", run.path] + short)
+            #expect(again.status != 0 && again.output.contains("already holds a run") && again.output.contains("--force"),
+                    "\(again.output)")
+            #expect(try Checkpoint.read(from: RunFolder(run).checkpointURL).state.step == 2, "the run already there is kept")
         }
     }
 }
