@@ -203,13 +203,28 @@ struct PretrainingTaskTests {
         #expect(cosine.pretrain.mfmSimilarity == .cosine)
     }
 
-    @Test("a model.init folder counts as pretrained: fine-tuning learning rates")
-    func initFolderGetsFineTuningRates() throws {
+    @Test("model.init rates follow the pretraining's start: fine-tuning rates from a BERT-started folder, from-scratch rates from a random one")
+    func initFolderRatesFollowItsOrigin() throws {
+        let folder = TrainingFixture.temporaryFolder("init-origin")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        func initFolder(_ name: String, textEncoder: String?) throws -> String {
+            let url = folder.appendingPathComponent(name)
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+            if let textEncoder {
+                let pretraining = try RunConfig.resolve(overrides: ["model.text_encoder=\(textEncoder)"])
+                try Data(try pretraining.jsonText().utf8).write(to: url.appendingPathComponent("run_config.json"))
+            }
+            return url.path
+        }
         let scratch = try RunConfig.resolve(overrides: [])
-        let pretrained = try RunConfig.resolve(overrides: ["model.init=/some/pretrained"])
-        #expect(scratch.learningRates["text"] == 1e-3)
-        #expect(pretrained.learningRates["text"] == 5e-5)
-        #expect(pretrained.learningRates["head"] == 5e-4)
+        #expect(scratch.learningRates["text"] == 1e-3 && !scratch.textEncoderIsPretrained)
+        for (name, textEncoder, pretrained) in [("from-bert", "/models/chinese-macbert-base", true), ("from-random", "", false),
+                                                ("no-run-config", nil, true)] {
+            let config = try RunConfig.resolve(overrides: ["model.init=\(try initFolder(name, textEncoder: textEncoder))"])
+            #expect(config.textEncoderIsPretrained == pretrained, "\(name)")
+            #expect(config.learningRates["text"] == (pretrained ? 5e-5 : 1e-3), "\(name)")
+            #expect(config.learningRates["head"] == (pretrained ? 5e-4 : 2e-3), "\(name)")
+        }
     }
 
     @Test("data.label_fraction keeps a seeded subset of the training videos")

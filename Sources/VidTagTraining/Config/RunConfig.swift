@@ -104,8 +104,9 @@ public struct RunConfig: Codable, Sendable, Equatable {
         /// Micro-batches accumulated into one optimizer step.
         public var gradientAccumulation = 1
         /// Learning rates of the groups: the text encoder, the visual side and the new heads. 0 chooses by
-        /// what is loaded: with a pretrained `model.text_encoder` 5e-5 / 5e-4 / 5e-4 (fine-tuning, the
-        /// WeChat recipe); from random weights 1e-3 / 1e-3 / 2e-3 (a model from scratch stays at chance at
+        /// what is loaded: with a pretrained `model.text_encoder` (or a `model.init` folder pretrained from
+        /// one) 5e-5 / 5e-4 / 5e-4 (fine-tuning, the WeChat recipe); from random weights, or a `model.init`
+        /// folder pretrained from random weights, 1e-3 / 1e-3 / 2e-3 (a model from scratch stays at chance at
         /// fine-tuning rates).
         public var textLearningRate = 0.0
         public var visualLearningRate = 0.0
@@ -221,11 +222,22 @@ extension RunConfig.TrainSettings {
 }
 
 extension RunConfig {
-    /// The learning rate of each parameter group, with 0 ("auto") resolved by whether the text encoder is
-    /// pretrained.
+    /// Whether the text encoder starts from weights pretrained beyond this task: a Hugging Face BERT
+    /// (`model.text_encoder`), or a `model.init` folder whose own pretraining started from one (its
+    /// run_config.json says so; a folder without one counts as pretrained). A folder pretrained from random
+    /// weights on the task's videos does not: at the fine-tuning rates such a model fine-tuned to 0.33 on the
+    /// demo's test_a against 0.79 from random weights (docs/results/pretraining.md). Reads that file.
+    public var textEncoderIsPretrained: Bool {
+        if !model.textEncoder.isEmpty { return true }
+        guard !model.initFrom.isEmpty else { return false }
+        let origin = URL(fileURLWithPath: model.initFrom).appendingPathComponent("run_config.json")
+        guard FileManager.default.fileExists(atPath: origin.path), let pretraining = try? RunConfig.load(origin) else { return true }
+        return pretraining.textEncoderIsPretrained
+    }
+
+    /// The learning rate of each parameter group, with 0 ("auto") resolved by `textEncoderIsPretrained`.
     public var learningRates: [String: Double] {
-        // A model folder from `vidtag pretrain` is pretrained too: it is fine-tuned at fine-tuning rates.
-        let pretrained = !model.textEncoder.isEmpty || !model.initFrom.isEmpty
+        let pretrained = textEncoderIsPretrained
         func pick(_ value: Double, pretrained tuned: Double, scratch: Double) -> Double {
             value > 0 ? value : (pretrained ? tuned : scratch)
         }

@@ -45,6 +45,8 @@ public final class Trainer {
     /// The autocast dtype evaluation runs under (the training precision).
     public var evaluationAutocast: DType? { autocastType }
     let parameters: [Tensor]
+    /// The text group's base rate, logged with each step's schedule.
+    let textLearningRate: Double
     /// Called after each optimizer step (the step count already advanced).
     public var afterStep: [(Trainer) -> Void] = []
     /// Receives what the run reports.
@@ -92,8 +94,10 @@ public final class Trainer {
         self.objective = objective
         dropout = DropoutStream(seed: UInt64(config.seed), device: device)
         let train = config.train
+        let rates = config.learningRates
+        textLearningRate = rates["text"]!
         let groups = GroupLearningRates(
-            rates: config.learningRates,
+            rates: rates,
             weightDecay: train.weightDecay, layerDecay: config.tricks.layerDecay)
         let bertLayers = model.store.names.compactMap { GroupLearningRates.bertDepth($0) }.max().map { $0 + 1 } ?? 0
         optimizer = AdamW(groups: groups.optimizerGroups(for: model.store, bertLayers: bertLayers))
@@ -239,7 +243,7 @@ public final class Trainer {
                 samplesSinceStart += micro.reduce(0) { $0 + $1.count } * (dataParallel?.group.worldSize ?? 1)
                 micro = []
                 let elapsed = max(Date().timeIntervalSince(started), 1e-9)
-                let learningRate = config.learningRates["text"]! * schedule.multiplier(at: state.step - 1)
+                let learningRate = textLearningRate * schedule.multiplier(at: state.step - 1)
                 pending.append(MetricsRecord(kind: "train", step: state.step, epoch: state.epoch, values: [
                     "lr": learningRate, "samples_per_second": Double(samplesSinceStart) / elapsed,
                     "data_wait_fraction": dataWait / elapsed,
