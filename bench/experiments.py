@@ -51,16 +51,19 @@ BASELINE = ["model.kind=baseline", "model.nextvlad_clusters=16", "model.nextvlad
 
 # Fine-tuning from a pretrained folder against from random weights, at the same fine-tuning budget, with
 # all labels and with a tenth of them (data.label_fraction: the same videos for both arms of a seed).
-# A pretrained init picks fine-tuning learning rates (5e-5 / 5e-4 / 5e-4); the third arm keeps the
-# from-scratch rates, so that the rates and the init are not confounded. The fourth fine-tunes another
+# The pretrained arms run at both the fine-tuning learning rates (5e-5 / 5e-4 / 5e-4, the rates of a
+# BERT-started init) and the from-scratch rates (1e-3 / 1e-3 / 2e-3, what a randomly started init picks
+# since abddb4b; before, every init picked the fine-tuning rates), so that the rates and the init are
+# not confounded. The fourth fine-tunes another
 # pretraining run, whose MFM scores by cosine similarity / 0.1 (UniBERT's normalised variant) instead of
 # the dot product: an arm's pretrain.* overrides go to its pretraining run, not to `vidtag train`.
 SCRATCH_RATES = ["train.text_learning_rate=1e-3", "train.visual_learning_rate=1e-3", "train.head_learning_rate=2e-3"]
+FINE_TUNING_RATES = ["train.text_learning_rate=5e-5", "train.visual_learning_rate=5e-4", "train.head_learning_rate=5e-4"]
 PRETRAINING = [
     (f"{arm}, {share} labels", start + label)
     for share, label in [("100 %", []), ("10 %", ["data.label_fraction=0.1"])]
     for arm, start in [("random init", []),
-                       ("pretrained, fine-tuning rates", ["model.init={pretrained}"]),
+                       ("pretrained, fine-tuning rates", ["model.init={pretrained}"] + FINE_TUNING_RATES),
                        ("pretrained, from-scratch rates", ["model.init={pretrained}"] + SCRATCH_RATES),
                        ("pretrained with cosine MFM, from-scratch rates",
                         ["model.init={pretrained}", "pretrain.mfm_similarity=cosine"] + SCRATCH_RATES)]
