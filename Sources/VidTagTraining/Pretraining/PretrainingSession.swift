@@ -40,12 +40,7 @@ public struct PretrainingSession {
 
     public func pretrain() throws -> Outcome {
         try config.pretrain.validate(for: config)
-        var device = try Device(parsing: config.train.device, setting: "train.device")
-        if processGroup != nil, case .cuda = device { device = try Device(parsing: "cuda:\(localRank)", setting: "LOCAL_RANK") }
-        let shard = processGroup.map { LoaderShard(rank: $0.rank, count: $0.worldSize) }
-        if let shard, config.train.batchSize % shard.count != 0 {
-            throw ConfigError("train.batch_size \(config.train.batchSize) is not divisible by the \(shard.count) processes")
-        }
+        let (device, shard) = try TrainingSession.placement(config, processGroup: processGroup, localRank: localRank)
         if !config.model.textEncoder.isEmpty { try TrainingSession.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))

@@ -48,12 +48,7 @@ public struct TrainingSession {
 
     public func train() throws -> Outcome {
         // Inputs first: nothing below writes until the run folder is made.
-        var device = try Device(parsing: config.train.device, setting: "train.device")
-        if processGroup != nil, case .cuda = device { device = try Device(parsing: "cuda:\(localRank)", setting: "LOCAL_RANK") }
-        let shard = processGroup.map { LoaderShard(rank: $0.rank, count: $0.worldSize) }
-        if let shard, config.train.batchSize % shard.count != 0 {
-            throw ConfigError("train.batch_size \(config.train.batchSize) is not divisible by the \(shard.count) processes")
-        }
+        let (device, shard) = try Self.placement(config, processGroup: processGroup, localRank: localRank)
         if !config.model.textEncoder.isEmpty { try Self.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
@@ -164,6 +159,18 @@ public struct TrainingSession {
     }
 
     // MARK: Inputs
+
+    /// Where a process trains: `train.device`, or for a data-parallel rank on GPUs the GPU of its local rank;
+    /// and a rank's share of each batch (train.batch_size must split evenly between the processes).
+    static func placement(_ config: RunConfig, processGroup: ProcessGroup?, localRank: Int) throws -> (Device, LoaderShard?) {
+        var device = try Device(parsing: config.train.device, setting: "train.device")
+        if processGroup != nil, case .cuda = device { device = try Device(parsing: "cuda:\(localRank)", setting: "LOCAL_RANK") }
+        let shard = processGroup.map { LoaderShard(rank: $0.rank, count: $0.worldSize) }
+        if let shard, config.train.batchSize % shard.count != 0 {
+            throw ConfigError("train.batch_size \(config.train.batchSize) is not divisible by the \(shard.count) processes")
+        }
+        return (device, shard)
+    }
 
     /// Where the vocabulary comes from; a vocabulary made from the training texts is written only with the run.
     enum VocabularySource {
