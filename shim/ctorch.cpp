@@ -27,6 +27,7 @@
 #include <torch/csrc/autograd/utils/lambda_post_hook.h>
 
 #include <dlfcn.h>
+#include <malloc.h>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -150,6 +151,7 @@ const char *ct_torch_library_path(void) {
     return path.c_str();
 }
 void ct_set_num_threads(int n) { at::set_num_threads(n); }
+void ct_fix_mmap_threshold(int bytes) { mallopt(M_MMAP_THRESHOLD, bytes); }
 int ct_get_num_threads(void) { return at::get_num_threads(); }
 void ct_manual_seed(uint64_t seed) {
     try {

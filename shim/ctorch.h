@@ -41,6 +41,9 @@ const char *ct_torch_version(void);
 /** Absolute path of the libtorch_cpu library loaded in this process ("" if unknown). */
 const char *ct_torch_library_path(void);
 void ct_set_num_threads(int n);
+/** Fixes glibc's mmap threshold at `bytes` (mallopt M_MMAP_THRESHOLD), which turns off its dynamic raising:
+ *  blocks from `bytes` up are mapped and unmapped when freed instead of kept in the heap. */
+void ct_fix_mmap_threshold(int bytes);
 int ct_get_num_threads(void);
 void ct_manual_seed(uint64_t seed);
 bool ct_cuda_is_available(void);

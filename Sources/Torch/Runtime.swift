@@ -68,6 +68,15 @@ public enum Runtime {
         execv("/proc/self/exe", arguments)
     }
 
+    /// glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB); blocks below the new
+    /// threshold then come from the heap, which keeps freed space and fragments under a training loop's
+    /// allocations of varying size. Pretraining at the Chinese BERT vocabulary grew from 0.47 to 1.35 GiB
+    /// resident in 6 minutes that way, and peaked at 3.2 GiB over 3,906 steps; with the threshold fixed at
+    /// 1 MiB the same run stayed between 0.24 and 0.52 GiB (docs/results/unlabelled-scale.md). Fixing it
+    /// turns the adjustment off: blocks from `bytes` up are mapped, and unmapped when freed. Call it first
+    /// thing in `main`.
+    public static func fixMallocMmapThreshold(bytes: Int32 = 1 << 20) { ct_fix_mmap_threshold(bytes) }
+
     /// Intra-op threads libtorch uses (always set explicitly: its default differs between builds).
     public static var threads: Int {
         get { Int(ct_get_num_threads()) }

@@ -15,6 +15,7 @@ struct VidTag: ParsableCommand {
     /// lacks it), and output is line-buffered, so that progress reaches logs and pipes as it happens.
     static func main() {
         Runtime.reexecWithOpenMPEnvironment()
+        Runtime.fixMallocMmapThreshold()
         setvbuf(stdout, nil, _IOLBF, 0)
         main(nil)
     }

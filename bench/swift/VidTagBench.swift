@@ -13,6 +13,7 @@ struct VidTagBench: ParsableCommand {
     /// Measures vidtag as it ships: libtorch's OpenMP threads wait passively, as in `vidtag` itself.
     static func main() {
         Runtime.reexecWithOpenMPEnvironment()
+        Runtime.fixMallocMmapThreshold()
         main(nil)
     }
 }
