@@ -188,8 +188,13 @@ def file_digest(path):
 
 
 def slug(name):
-    """A row's name as a folder name."""
-    return "".join(c if c.isalnum() else "-" for c in name).strip("-")[:40]
+    """A row's name as a folder name: its first 40 letters, digits and dashes, and for a longer name a digest
+    of the whole (two long names with the same beginning once shared a folder, the second run replacing the
+    first's)."""
+    plain = "".join(c if c.isalnum() else "-" for c in name).strip("-")
+    if len(plain) <= 40:
+        return plain
+    return plain[:40] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
 
 
 def test_score(a, *runs, weights=None):

@@ -6,9 +6,9 @@
 #   (a) vidtag-bench loader: the index (compact token ids) and every batch of the split through the DataLoader;
 #   (b) vidtag pseudo-label with a tiny model trained on the scale root's labelled split;
 #   (c) vidtag pretrain over the split (MLM + MFM + ITM, a 1-layer × 32 model, batch 64, the index's text budgets
-#       98 / 90 / 68, the Chinese BERT vocabulary): the index, the loader and the model together, for
-#       PRETRAIN_STEPS steps (default 3,906: one epoch of the 250k split; equal work at both sizes, since a step
-#       costs about 0.3 s, most of it the MLM head over 21,128 ids, and an epoch of 1M would take over an hour).
+#       98 / 90 / 68, the Chinese BERT vocabulary, 1 thread): the index, the loader and the model together, for
+#       PRETRAIN_STEPS steps (default 500, equal work at both sizes: a step took about 0.9 s on the shared
+#       machine, so an epoch of the 1M split, 15,625 steps, would take hours).
 # Usage: bench/unlabelled-scale.sh [work folder=/tmp/vidtag-scale]  (ONLY=pretrain runs (c) alone)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,8 +55,8 @@ for n in 250000 1000000; do
   peak "pretrain-$n" "$BIN" pretrain --data "$root" --out "$WORK/pre-$n" --force --quiet --splits unlabeled \
     --set data.feature_size=32 --set data.max_frames=4 --set model.layers=1 --set model.hidden=32 \
     --set model.heads=2 --set model.intermediate=64 --set data.title_tokens=98 --set data.asr_tokens=90 \
-    --set data.ocr_tokens=68 --set train.batch_size=64 --set train.epochs=1 --set train.threads=2 \
-    --set train.max_steps="${PRETRAIN_STEPS:-3906}" \
+    --set data.ocr_tokens=68 --set train.batch_size=64 --set train.epochs=1 --set train.threads=1 \
+    --set train.max_steps="${PRETRAIN_STEPS:-500}" \
     --set train.log_every=100000 --set model.vocabulary="$WORK/vocab"
   [ "${ONLY:-}" = pretrain ] && continue
   peak "loader-$n" "$BENCH" loader --data "$root" --split unlabeled --vocab "$VOCAB" --feature-size 32 \
