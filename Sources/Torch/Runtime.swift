@@ -70,12 +70,13 @@ public enum Runtime {
 
     /// glibc raises its mmap threshold each time a mapped block is freed (up to 32 MiB); blocks below the new
     /// threshold then come from the heap, which keeps freed space and fragments under a training loop's
-    /// allocations of varying size. Pretraining at the Chinese BERT vocabulary grew from 0.47 to 1.35 GiB
-    /// resident in 6 minutes that way, and peaked at 3.2 GiB over 3,906 steps; with the threshold fixed at
-    /// 1 MiB the same run stayed between 0.24 and 0.52 GiB (docs/results/unlabelled-scale.md). Fixing it
-    /// turns the adjustment off: blocks from `bytes` up are mapped, and unmapped when freed. Call it first
-    /// thing in `main`.
-    public static func fixMallocMmapThreshold(bytes: Int32 = 1 << 20) { ct_fix_mmap_threshold(bytes) }
+    /// allocations of varying size. Pretraining at the Chinese BERT vocabulary grew from 0.44 to 1.8 GiB
+    /// resident in 3 minutes that way, and peaked at 3.2 GiB over 3,906 steps; with the threshold fixed at
+    /// 4 MiB the same run stayed between 0.37 and 0.74 GiB, and the demo training's speed did not change
+    /// (wall ratio 1.007; at 1 MiB it took 1.7 times as long, mapping its activations afresh each step).
+    /// docs/results/unlabelled-scale.md. Fixing it turns the adjustment off: blocks from `bytes` up are
+    /// mapped, and unmapped when freed. Call it first thing in `main`.
+    public static func fixMallocMmapThreshold(bytes: Int32 = 4 << 20) { ct_fix_mmap_threshold(bytes) }
 
     /// Intra-op threads libtorch uses (always set explicitly: its default differs between builds).
     public static var threads: Int {
