@@ -226,7 +226,7 @@ extension RunConfig {
     /// (`model.text_encoder`), or a `model.init` folder whose own pretraining started from one (its
     /// run_config.json says so; a folder without one counts as pretrained). A folder pretrained from random
     /// weights on the task's videos does not: at the fine-tuning rates such a model fine-tuned to 0.33 on the
-    /// demo's test_a against 0.79 from random weights (docs/results/pretraining.md). Reads that file.
+    /// demo's test_a, at the from-scratch rates to 0.74 (docs/results/pretraining.md). Reads that file.
     public var textEncoderIsPretrained: Bool {
         if !model.textEncoder.isEmpty { return true }
         guard !model.initFrom.isEmpty else { return false }
