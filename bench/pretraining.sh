@@ -7,11 +7,11 @@
 # from-scratch rates (1e-3 / 1e-3 / 2e-3), so that the init and the rates are not confounded. Selection on
 # fold 0 of `labeled` (the same folds for every seed and arm), reported on test_a against
 # test_a_truth.csv with `vidtag evaluate --split test_a --truth` (the method: bench/experiments.py).
-# Writes docs/results/pretraining.md; then the throughput of a pretraining step against PyTorch +
-# transformers (bench/pretrain_throughput.py) into docs/results/pretraining-throughput.md.
+# Writes docs/results/pretraining-table.md (pretraining.md discusses it); then the throughput of a pretraining
+# step against PyTorch + transformers (bench/pretrain_throughput.py) into docs/results/pretraining-throughput-table.md.
 #
-# Takes about 2 hours on 2 idle cores (18 fine-tuning runs + the pretraining; the throughput part about 10
-# minutes). SMOKE=1 runs a 1-layer × 32 model for 20 steps and the small throughput shape only: a check
+# Took 36 minutes on 2 cores beside other work (24 fine-tuning runs with --parallel 2, two pretraining runs);
+# the throughput part (base shape included) about 10 more. SMOKE=1 runs a 1-layer × 32 model for 20 steps and the small throughput shape only: a check
 # that the scripts work (a few minutes), not a result; it writes under demo/pretraining-smoke and /tmp.
 # Usage: bench/pretraining.sh [experiments.py options, e.g. --parallel 2]
 set -euo pipefail
@@ -30,6 +30,6 @@ if [ "${SMOKE:-0}" = 1 ]; then
   exit 0
 fi
 "$py" bench/experiments.py --vidtag .build/release/vidtag --data demo/data --out demo/pretraining \
-  --seeds "${SEEDS:-1,2,3}" --experiments pretraining --table docs/results/pretraining.md "$@"
+  --seeds "${SEEDS:-1,2,3}" --experiments pretraining --table docs/results/pretraining-table.md "$@"
 "$py" bench/pretrain_throughput.py --bench .build/release/vidtag-bench --python "$py" --shapes small,base --rounds 3 \
-  --table docs/results/pretraining-throughput.md
+  --table docs/results/pretraining-throughput-table.md
