@@ -54,9 +54,9 @@ BASELINE = ["model.kind=baseline", "model.nextvlad_clusters=16", "model.nextvlad
 # The pretrained arms run at both the fine-tuning learning rates (5e-5 / 5e-4 / 5e-4, the rates of a
 # BERT-started init) and the from-scratch rates (1e-3 / 1e-3 / 2e-3, what a randomly started init picks
 # since abddb4b; before, every init picked the fine-tuning rates), so that the rates and the init are
-# not confounded. The fourth fine-tunes another
-# pretraining run, whose MFM scores by cosine similarity / 0.1 (UniBERT's normalised variant) instead of
-# the dot product: an arm's pretrain.* overrides go to its pretraining run, not to `vidtag train`.
+# not confounded. The fourth fine-tunes another pretraining run, whose MFM scores by cosine similarity / 0.1
+# (UniBERT's normalised variant) instead of the dot product: an arm's pretrain.* overrides go to its
+# pretraining run, not to `vidtag train`.
 SCRATCH_RATES = ["train.text_learning_rate=1e-3", "train.visual_learning_rate=1e-3", "train.head_learning_rate=2e-3"]
 FINE_TUNING_RATES = ["train.text_learning_rate=5e-5", "train.visual_learning_rate=5e-4", "train.head_learning_rate=5e-4"]
 PRETRAINING = [

@@ -2,9 +2,9 @@
 # Does pretraining help? On the demo data: one `vidtag pretrain` run over unlabeled + test_a (MLM + MFM +
 # ITM, the base model of bench/experiments.py, 5 epochs, seed 1), then fine-tuning from it against from
 # random weights at the same fine-tuning budget (6 epochs), with all labels and with 10 % of them
-# (data.label_fraction: the same videos for every arm of a seed), 3 seeds. The pretrained arms are run
-# twice: at the fine-tuning rates a pretrained init picks by default (5e-5 / 5e-4 / 5e-4) and at the
-# from-scratch rates (1e-3 / 1e-3 / 2e-3), so that the init and the rates are not confounded. Selection on
+# (data.label_fraction: the same videos for every arm of a seed), 3 seeds. The pretrained arms are run at
+# the fine-tuning rates (5e-5 / 5e-4 / 5e-4) and at the from-scratch rates (1e-3 / 1e-3 / 2e-3), so that the
+# init and the rates are not confounded, and once more from a pretraining with cosine MFM. Selection on
 # fold 0 of `labeled` (the same folds for every seed and arm), reported on test_a against
 # test_a_truth.csv with `vidtag evaluate --split test_a --truth` (the method: bench/experiments.py).
 # Writes docs/results/pretraining-table.md (pretraining.md discusses it); then the throughput of a pretraining

@@ -73,6 +73,12 @@ extension LaunchesLocalProcesses {
         }
     }
 
+    /// The process group a data-parallel rank joins: Gloo on the CPU, NCCL on CUDA (`train.device`).
+    func joinGroup(_ launch: DistributedLaunch, config: RunConfig) throws -> ProcessGroup {
+        let device = try Device(parsing: config.train.device, setting: "train.device")
+        return try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
+    }
+
     /// The folder a data-parallel rank writes: rank 0 the run folder, the others a scratch folder of their own
     /// under it (ranks/rank-N: their checkpoints make --resume exact with the same world size; with another
     /// world size every rank resumes from rank 0's).

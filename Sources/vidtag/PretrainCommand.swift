@@ -57,8 +57,7 @@ struct PretrainCommand: ParsableCommand, LaunchesLocalProcesses {
         let console = TrainingConsole(output: output, logEvery: config.train.logEvery)
         var session = PretrainingSession(config: config, data: data, run: launch.map { rankFolder($0, of: run) } ?? run)
         if let launch {
-            let device = try Device(parsing: config.train.device, setting: "train.device")
-            session.processGroup = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
+            session.processGroup = try joinGroup(launch, config: config)
             session.localRank = launch.localRank
             if launch.rank > 0 { session.leaderRun = run }
         }

@@ -121,10 +121,8 @@ extension TrainCommand {
 
     /// One rank of a data-parallel run, in the folder `rankFolder` gives it.
     func trainAsRank(_ launch: DistributedLaunch, config: RunConfig, run: RunFolder, console: TrainingConsole) throws {
-        let device = try Device(parsing: config.train.device, setting: "train.device")
-        let group = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
         var session = TrainingSession(config: config, data: DataRoot(path: data), run: rankFolder(launch, of: run))
-        session.processGroup = group
+        session.processGroup = try joinGroup(launch, config: config)
         session.localRank = launch.localRank
         if launch.rank > 0 { session.leaderRun = run }
         session.stopAfterStep = stopAfterStep

@@ -97,11 +97,7 @@ public struct PretrainingSession {
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
-        if let processGroup {
-            trainer.dataParallel = try DataParallel(
-                group: processGroup, parameters: trainer.parameters, overlapWithBackward: config.train.overlapAllReduce)
-        }
-        trainer.leaderCheckpoint = leaderRun?.checkpointURL
+        try trainer.join(processGroup, leader: leaderRun)
 
         // Every input checked: the run folder and its description are written now.
         try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)

@@ -78,6 +78,15 @@ public final class Trainer {
     /// weights, optimizer and position are every rank's; the rank's dropout stream starts afresh).
     public var leaderCheckpoint: URL?
 
+    /// Makes this trainer one rank of `group` (nil: it trains alone), its gradients all-reduced as
+    /// `train.overlap_all_reduce` says, resuming from `leader`'s checkpoint when its own does not fit.
+    public func join(_ group: ProcessGroup?, leader: RunFolder?) throws {
+        if let group {
+            dataParallel = try DataParallel(group: group, parameters: parameters, overlapWithBackward: config.train.overlapAllReduce)
+        }
+        leaderCheckpoint = leader?.checkpointURL
+    }
+
     /// Rank `rank`'s dropout seed: the run's seed for rank 0, a distinct stream for each other rank.
     static func dropoutSeed(_ seed: Int, rank: Int) -> UInt64 {
         UInt64(bitPattern: Int64(seed)) ^ (UInt64(rank) &* 0x9E37_79B9_7F4A_7C15)

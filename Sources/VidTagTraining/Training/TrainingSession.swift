@@ -114,11 +114,7 @@ public struct TrainingSession {
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
-        if let processGroup {
-            trainer.dataParallel = try DataParallel(
-                group: processGroup, parameters: trainer.parameters, overlapWithBackward: config.train.overlapAllReduce)
-        }
-        trainer.leaderCheckpoint = leaderRun?.checkpointURL
+        try trainer.join(processGroup, leader: leaderRun)
         try prepare(trainer)
 
         // Every input checked: the run folder and its description are written now.
