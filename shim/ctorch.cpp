@@ -981,8 +981,10 @@ std::string who(const ct_process_group &pg, const char *operation) {
 std::string describe_failure(const ct_process_group &pg, const char *operation,
                              const c10::intrusive_ptr<c10d::Work> &work, const std::string &message) {
     const std::string name = who(pg, operation);
-    // Work::wait gave up, or Gloo's own timeout (the same length) fired first inside the work.
-    if ((work && !work->isCompleted()) || message.find("Timed out") != std::string::npos)
+    // Work::wait gave up, or Gloo's own timeout (the same length) fired first inside the work: Gloo says
+    // "Timed out" or "Operation timed out!" depending on where it noticed.
+    if ((work && !work->isCompleted()) || message.find("Timed out") != std::string::npos ||
+        message.find("timed out") != std::string::npos)
         return name + " did not finish within " + std::to_string(pg.timeout.count()) +
                " ms (a peer rank died, hangs, or runs a different collective): " + message;
     return name + " failed: " + message;
