@@ -91,21 +91,26 @@ class DevTools:
                     raise SystemExit(f"browser-test: {method} failed: {answer['error']}")
                 return answer["result"]
 
-    def evaluate(self, expression):
+    def evaluate(self, expression, *, tolerate_exception=False):
         result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
         if "exceptionDetails" in result:
+            if tolerate_exception:
+                return None
             raise SystemExit(f"browser-test: the page threw: {result['exceptionDetails']}")
         return result["result"].get("value")
 
     def wait_for(self, expression, what):
+        """Polls until `expression` is truthy. It may throw meanwhile: the page can still be loading (a new
+        target answers before its document has the element the expression reads)."""
         deadline = time.time() + a.timeout
         while time.time() < deadline:
-            value = self.evaluate(expression)
+            value = self.evaluate(expression, tolerate_exception=True)
             if value:
                 return value
             time.sleep(0.2)
+        self.evaluate(expression)
         raise SystemExit(f"browser-test: timed out waiting for {what}; the page shows: "
-                         f"{self.evaluate('document.body.innerText')[:600]!r}")
+                         f"{self.evaluate('document.body.innerText', tolerate_exception=True)!r:.600}")
 
     def screenshot(self, path):
         with open(path, "wb") as f:
