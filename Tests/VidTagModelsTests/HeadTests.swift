@@ -13,13 +13,11 @@ import Torch
 
     static func maxAbsDifference(_ a: Tensor, _ b: Tensor) -> Double { (a - b).abs().max().item() }
 
-    /// Runs `body` from libtorch's default generator seeded with `seed`, then puts the generator back as
-    /// it was, so that the tests after this one draw as if it had not run.
+    /// Runs `body` with dropout drawing from a fresh stream seeded with `seed`: the thread's own generator, as
+    /// the trainer's steps draw, so that tests running in parallel (which draw from libtorch's default
+    /// generator) cannot move its masks.
     static func seeded<R>(_ seed: UInt64, _ body: () -> R) -> R {
-        let saved = Generator.defaultState
-        defer { Generator.restoreDefault(saved) }
-        Runtime.manualSeed(seed)
-        return body()
+        DropoutStream(seed: seed, device: .cpu).withDropout(body)
     }
 
     @Test("at evaluation the head is its linear layer, whatever the samples", arguments: [1, 4])

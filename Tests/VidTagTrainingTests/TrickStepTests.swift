@@ -271,7 +271,7 @@ enum TrickStepFixture {
 
 extension TrainingRunTests {
     /// `Trainer.step` with each adversarial / consistency trick against the same calls composed by hand on a
-    /// twin model (same initial weights, the global generator reseeded identically before each side).
+    /// twin model (same initial weights, each side's dropout from its own stream of the same seed).
     @Suite struct TrickStep {
         enum Trick: String, CaseIterable, Sendable {
             case fgm, pgd, rdrop
@@ -330,6 +330,12 @@ extension TrainingRunTests {
             return total
         }
 
+        /// Runs `body` with dropout drawing from a fresh stream seeded with `seed`, as `Trainer.train` runs each
+        /// step: the thread's own generator, which tests running in parallel cannot draw from.
+        static func seeded<R>(_ body: () throws -> R) rethrows -> R {
+            try DropoutStream(seed: seed, device: .cpu).withDropout(body)
+        }
+
         static func maxDifference(_ a: [String: Tensor], _ b: [String: Tensor]) -> Double {
             TrainingFixture.maxAbsDifference(a, b)
         }
@@ -347,8 +353,7 @@ extension TrainingRunTests {
             let initial = TrickStepFixture.weights(model.store)
             let trainer = try TrickStepFixture.trainer(model, overrides: overrides)
             trainer.tricks = try Self.units(trick, store: model.store)
-            Runtime.manualSeed(Self.seed)
-            let loss = try trainer.step(batches).item()
+            let loss = try Self.seeded { try trainer.step(batches) }.item()
             #expect(trainer.state.step == 1)
             #expect(TrickStepFixture.gradients(model.store).isEmpty, "step leaves the gradients cleared")
             // AdamW's first moment after its first step is (1 − β₁) · g: the gradient the step used.
@@ -361,8 +366,7 @@ extension TrainingRunTests {
             // The twin, by hand.
             let twin = try TrickStepFixture.model()
             #expect(Self.maxDifference(TrickStepFixture.weights(twin.store), initial) == 0, "the twins start equal")
-            Runtime.manualSeed(Self.seed)
-            let handLoss = try Self.handStep(twin, trick: trick, batches: batches)
+            let handLoss = try Self.seeded { try Self.handStep(twin, trick: trick, batches: batches) }
             let handGradients = TrickStepFixture.gradients(twin.store)
             #expect(abs(loss - handLoss) <= 1e-6, "loss \(loss), by hand \(handLoss)")
             let gradientDifference = Self.maxDifference(used, handGradients)
@@ -378,8 +382,7 @@ extension TrainingRunTests {
 
             // The comparison can tell: the plain step's gradients are far from the trick's.
             let plain = try TrickStepFixture.model()
-            Runtime.manualSeed(Self.seed)
-            _ = try Self.handStep(plain, trick: nil, batches: batches)
+            _ = try Self.seeded { try Self.handStep(plain, trick: nil, batches: batches) }
             let trickEffect = Self.maxDifference(TrickStepFixture.gradients(plain.store), handGradients)
             #expect(trickEffect > 1e-3, "\(trick) changes the gradients (by \(trickEffect))")
         }
