@@ -12,8 +12,16 @@ test_a against test_a_truth.csv, a split no run trained or selected on. For each
                of `labeled` (its held-out fold 0 left out, no threshold: a target for every training video) and
                of `unlabeled` (--threshold), tricks.distill_weight / distill_temperature
 
-Rows: the single teacher, + one pseudo-label round, the teacher ensemble (all seeds' teachers averaged), the
-small model alone, the small model distilled. Mean ± sd over seeds (the ensemble is one figure).
+  long-s       control: the teacher's config trained for the student's step count (more epochs)
+  small-long-s control: the smaller model, hard labels only, trained for the distilled student's step count
+
+A student sees its labelled videos and the pseudo-labelled ones each epoch, so at the same epochs it takes more
+steps than the model it is compared with; the demo model still improves past 6 epochs, so the controls say how
+much of a student's gain is steps alone. Their epochs: round(epochs × student's steps / plain model's steps).
+
+Rows: the single teacher, + one pseudo-label round, its control, the teacher ensemble (all seeds' teachers
+averaged), the small model alone, the small model distilled, its control. Mean ± sd over seeds (the ensemble
+is one figure).
 
 Usage: pseudo_labels.py --vidtag BIN --data DIR --out DIR --seeds 1,2,3 --table FILE
                         [--folds-seed 0] [--extra KEY=VALUE ...] [--small KEY=VALUE ...] [--threshold 0.5]
@@ -85,6 +93,15 @@ def main():
         print(f"{name}: validation {record['validation']['score']:.4f}, test_a {record['test_a']['score']:.4f}", flush=True)
         return record
 
+    def last_step(name):
+        with open(os.path.join(a.out, name, "metrics.jsonl")) as f:
+            return max(json.loads(line)["step"] for line in f if line.strip())
+
+    def epochs_for_steps(student, plain):
+        """The epochs at which `plain`'s config takes about as many steps as `student` took."""
+        epochs = [int(item.partition("=")[2]) for item in ex.BASE + a.extra if item.startswith("train.epochs=")][-1]
+        return max(epochs, round(epochs * last_step(student) / last_step(plain)))
+
     def pseudo_label(name, models, split, threshold):
         out = os.path.join(a.out, name)
         if not os.path.exists(os.path.join(out, "pseudo_labels.json")):
@@ -101,6 +118,8 @@ def main():
         labels = pseudo_label(f"pl-seed{s}", [f"teacher-seed{s}"], "unlabeled", a.threshold)
         students[s] = train(f"student-seed{s}", [f"seed={s}", f"data.pseudo_labels={os.path.abspath(labels)}",
                                                  f"data.pseudo_weight={a.pseudo_weight}"])
+    long_epochs = epochs_for_steps(f"student-seed{seeds[0]}", f"teacher-seed{seeds[0]}")
+    longs = {s: train(f"long-seed{s}", [f"seed={s}", f"train.epochs={long_epochs}"]) for s in seeds}
     ensemble_models = [f"teacher-seed{s}" for s in seeds]
     command = [a.vidtag, "evaluate", "--data", a.data, "--split", "test_a", "--truth", truth, "--json"]
     for model in ensemble_models:
@@ -115,6 +134,9 @@ def main():
         f"seed={s}", f"data.pseudo_labels={os.path.abspath(labelled)},{os.path.abspath(unlabelled)}",
         f"data.pseudo_weight={a.pseudo_weight}", f"tricks.distill_weight={a.distill_weight}",
         f"tricks.distill_temperature={a.temperature}"]) for s in seeds}
+    small_long_epochs = epochs_for_steps(f"distil-seed{seeds[0]}", f"small-seed{seeds[0]}")
+    small_longs = {s: train(f"small-long-seed{s}", small + [f"seed={s}", f"train.epochs={small_long_epochs}"])
+                   for s in seeds}
 
     def cell(records, part, key):
         values = [r[part][key] for r in records.values()]
@@ -138,13 +160,19 @@ def main():
              f"| + one pseudo-label round (unlabeled) | {cell(students, 'test_a', 'score')} | "
              f"{cell(students, 'test_a', 'level2_macro_f1')} | {cell(students, 'validation', 'score')} | "
              f"data.pseudo_labels=pl-seed{{s}} |",
+             f"| control: single model, {long_epochs} epochs (the student's steps) | {cell(longs, 'test_a', 'score')} | "
+             f"{cell(longs, 'test_a', 'level2_macro_f1')} | {cell(longs, 'validation', 'score')} | "
+             f"train.epochs={long_epochs} |",
              f"| teacher ensemble ({len(seeds)} seeds, probabilities averaged) | {ensemble['score']:.4f} | "
              f"{ensemble['level2_macro_f1']:.4f} | — | — |",
              f"| small model alone | {cell(smalls, 'test_a', 'score')} | {cell(smalls, 'test_a', 'level2_macro_f1')} | "
              f"{cell(smalls, 'validation', 'score')} | {' '.join(small)} |",
              f"| small model distilled from the ensemble | {cell(distilled, 'test_a', 'score')} | "
              f"{cell(distilled, 'test_a', 'level2_macro_f1')} | {cell(distilled, 'validation', 'score')} | "
-             f"{' '.join(small)}, labeled + unlabeled soft labels |"]
+             f"{' '.join(small)}, labeled + unlabeled soft labels |",
+             f"| control: small model alone, {small_long_epochs} epochs (the distilled student's steps) | "
+             f"{cell(small_longs, 'test_a', 'score')} | {cell(small_longs, 'test_a', 'level2_macro_f1')} | "
+             f"{cell(small_longs, 'validation', 'score')} | {' '.join(small)} train.epochs={small_long_epochs} |"]
     with open(a.table, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
