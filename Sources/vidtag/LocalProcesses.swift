@@ -73,10 +73,12 @@ extension LaunchesLocalProcesses {
         }
     }
 
-    /// The process group a data-parallel rank joins: Gloo on the CPU, NCCL on CUDA (`train.device`).
-    func joinGroup(_ launch: DistributedLaunch, config: RunConfig) throws -> ProcessGroup {
+    /// Joins the process group of a data-parallel run — Gloo on the CPU, NCCL on CUDA (`train.device`) —
+    /// as `launch`'s rank; a rank > 0 follows `run`, rank 0's folder.
+    func joinGroup(_ launch: DistributedLaunch, config: RunConfig, run: RunFolder) throws -> DataParallelRank {
         let device = try Device(parsing: config.train.device, setting: "train.device")
-        return try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
+        let group = try ProcessGroup(launch, backend: .for(device), timeout: .seconds(600))
+        return DataParallelRank(group: group, localRank: launch.localRank, leader: launch.rank > 0 ? run : nil)
     }
 
     /// The folder a data-parallel rank writes: rank 0 the run folder, the others a scratch folder of their own

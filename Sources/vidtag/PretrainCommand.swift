@@ -56,11 +56,7 @@ struct PretrainCommand: ParsableCommand, LaunchesLocalProcesses {
         }
         let console = TrainingConsole(output: output, logEvery: config.train.logEvery)
         var session = PretrainingSession(config: config, data: data, run: launch.map { rankFolder($0, of: run) } ?? run)
-        if let launch {
-            session.processGroup = try joinGroup(launch, config: config)
-            session.localRank = launch.localRank
-            if launch.rank > 0 { session.leaderRun = run }
-        }
+        if let launch { session.dataParallelRank = try joinGroup(launch, config: config, run: run) }
         if (launch?.rank ?? 0) == 0 { session.onEvent = console.handle }
         session.shouldStop = { StopSignal.requested }
         session.stopAfterStep = stopAfterStep

@@ -122,9 +122,7 @@ extension TrainCommand {
     /// One rank of a data-parallel run, in the folder `rankFolder` gives it.
     func trainAsRank(_ launch: DistributedLaunch, config: RunConfig, run: RunFolder, console: TrainingConsole) throws {
         var session = TrainingSession(config: config, data: DataRoot(path: data), run: rankFolder(launch, of: run))
-        session.processGroup = try joinGroup(launch, config: config)
-        session.localRank = launch.localRank
-        if launch.rank > 0 { session.leaderRun = run }
+        session.dataParallelRank = try joinGroup(launch, config: config, run: run)
         session.stopAfterStep = stopAfterStep
         if launch.rank == 0 { session.onEvent = console.handle }
         session.shouldStop = { StopSignal.requested }

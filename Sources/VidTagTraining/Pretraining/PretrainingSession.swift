@@ -25,12 +25,8 @@ public struct PretrainingSession {
     public var shouldStop: () -> Bool = { false }
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
-    /// Data-parallel pretraining: the group of processes this one trains with (train.batch_size is split
-    /// between them), this process's rank on its machine (its GPU), and for a rank > 0 (which writes a
-    /// scratch folder of its own) rank 0's run, whose checkpoint it resumes from when its own does not fit.
-    public var processGroup: ProcessGroup?
-    public var localRank = 0
-    public var leaderRun: RunFolder?
+    /// Data-parallel pretraining: this process's group, local rank and leader (nil: it trains alone).
+    public var dataParallelRank: DataParallelRank?
 
     /// Whether `fit` ended before its schedule (asked to stop); the model is saved only at the end.
     public struct Outcome {
@@ -40,7 +36,7 @@ public struct PretrainingSession {
 
     public func pretrain() throws -> Outcome {
         try config.pretrain.validate(for: config)
-        let (device, shard) = try TrainingSession.placement(config, processGroup: processGroup, localRank: localRank)
+        let (device, shard) = try TrainingSession.placement(config, rank: dataParallelRank)
         if !config.model.textEncoder.isEmpty { try TrainingSession.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
@@ -92,12 +88,12 @@ public struct PretrainingSession {
         let trainer = Trainer(config: config, run: run, model: model, labels: labels, device: device,
                               batchesPerEpoch: loader.batchesPerEpoch, objective: Objective())
         trainer.task = PretrainingObjective(model: model, heads: heads, settings: settings, seed: UInt64(config.seed),
-                                            vocabulary: tokenizer.vocabulary, rank: processGroup?.rank ?? 0)
+                                            vocabulary: tokenizer.vocabulary, rank: dataParallelRank?.group.rank ?? 0)
         trainer.tricks = try helper.tricks(store: store)
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
-        try trainer.join(processGroup, leader: leaderRun)
+        try trainer.join(dataParallelRank)
 
         // Every input checked: the run folder and its description are written now.
         try FileManager.default.createDirectory(at: run.url, withIntermediateDirectories: true)

@@ -78,13 +78,12 @@ public final class Trainer {
     /// weights, optimizer and position are every rank's; the rank's dropout stream starts afresh).
     public var leaderCheckpoint: URL?
 
-    /// Makes this trainer one rank of `group` (nil: it trains alone), its gradients all-reduced as
-    /// `train.overlap_all_reduce` says, resuming from `leader`'s checkpoint when its own does not fit.
-    public func join(_ group: ProcessGroup?, leader: RunFolder?) throws {
-        if let group {
-            dataParallel = try DataParallel(group: group, parameters: parameters, overlapWithBackward: config.train.overlapAllReduce)
-        }
-        leaderCheckpoint = leader?.checkpointURL
+    /// Makes this trainer `rank` of its group (nil: it trains alone), its gradients all-reduced as
+    /// `train.overlap_all_reduce` says, resuming from the leader's checkpoint when its own does not fit.
+    public func join(_ rank: DataParallelRank?) throws {
+        guard let rank else { return }
+        dataParallel = try DataParallel(group: rank.group, parameters: parameters, overlapWithBackward: config.train.overlapAllReduce)
+        leaderCheckpoint = rank.leader?.checkpointURL
     }
 
     /// Rank `rank`'s dropout seed: the run's seed for rank 0, a distinct stream for each other rank.

@@ -35,20 +35,14 @@ public struct TrainingSession {
     public var shouldStop: () -> Bool = { false }
     /// Test hook: stop as if killed after this many steps.
     public var stopAfterStep: Int?
-    /// Data-parallel training: the group of processes this one trains with (train.batch_size is split
-    /// between them; each evaluates its share of the held-out fold), and this process's rank on its machine
-    /// (its GPU).
-    public var processGroup: ProcessGroup?
-    public var localRank = 0
-    /// A data-parallel rank > 0 (which writes a scratch folder of its own): rank 0's run, whose checkpoint it
-    /// resumes from when its own is missing or of another step (the world size changed).
-    public var leaderRun: RunFolder?
+    /// Data-parallel training: this process's group, local rank and leader (nil: it trains alone).
+    public var dataParallelRank: DataParallelRank?
     /// Extra configuration of the trainer before it runs (tricks hook in here).
     public var prepare: (Trainer) throws -> Void = { _ in }
 
     public func train() throws -> Outcome {
         // Inputs first: nothing below writes until the run folder is made.
-        let (device, shard) = try Self.placement(config, processGroup: processGroup, localRank: localRank)
+        let (device, shard) = try Self.placement(config, rank: dataParallelRank)
         if !config.model.textEncoder.isEmpty { try Self.refuseModelFolderAsTextEncoder(config.model.textEncoder) }
         Runtime.threads = config.train.threads > 0 ? config.train.threads : ProcessInfo.processInfo.activeProcessorCount
         Runtime.manualSeed(UInt64(config.seed))
@@ -114,7 +108,7 @@ public struct TrainingSession {
         trainer.stopAfterStep = stopAfterStep
         trainer.onEvent = onEvent
         trainer.shouldStop = shouldStop
-        try trainer.join(processGroup, leader: leaderRun)
+        try trainer.join(dataParallelRank)
         try prepare(trainer)
 
         // Every input checked: the run folder and its description are written now.
@@ -139,9 +133,9 @@ public struct TrainingSession {
             var predictions = try Predictor.predict(model: model, batches: evalLoader.batches(epoch: 0),
                                                     device: device, classes: labels.level2Count,
                                                     autocast: trainer.evaluationAutocast)
-            if let processGroup {
+            if let group = dataParallelRank?.group {
                 predictions = try ShardedEvaluation.gather(predictions, heldOut: heldOutPositions, index: index,
-                                                           group: processGroup, device: device)
+                                                           group: group, device: device)
             }
             return (try predictions.score(labelSpace: labels), predictions)
         }
@@ -158,10 +152,10 @@ public struct TrainingSession {
 
     /// Where a process trains: `train.device`, or for a data-parallel rank on GPUs the GPU of its local rank;
     /// and a rank's share of each batch (train.batch_size must split evenly between the processes).
-    static func placement(_ config: RunConfig, processGroup: ProcessGroup?, localRank: Int) throws -> (Device, LoaderShard?) {
+    static func placement(_ config: RunConfig, rank: DataParallelRank?) throws -> (Device, LoaderShard?) {
         var device = try Device(parsing: config.train.device, setting: "train.device")
-        if processGroup != nil, case .cuda = device { device = try Device(parsing: "cuda:\(localRank)", setting: "LOCAL_RANK") }
-        let shard = processGroup.map { LoaderShard(rank: $0.rank, count: $0.worldSize) }
+        if let rank, case .cuda = device { device = try Device(parsing: "cuda:\(rank.localRank)", setting: "LOCAL_RANK") }
+        let shard = rank.map { LoaderShard(rank: $0.group.rank, count: $0.group.worldSize) }
         if let shard, config.train.batchSize % shard.count != 0 {
             throw ConfigError("train.batch_size \(config.train.batchSize) is not divisible by the \(shard.count) processes")
         }
@@ -219,7 +213,7 @@ public struct TrainingSession {
         let count = foldCount > 0 ? foldCount : (fraction > 0 ? max(2, Int((1 / fraction).rounded())) : 0)
         guard count > 1 else { return nil }
         let ids = labelled.map { index.ids[$0] }
-        for url in [foldsURL, leaderRun?.splitURL, run.splitURL].compactMap({ $0 })
+        for url in [foldsURL, dataParallelRank?.leader?.splitURL, run.splitURL].compactMap({ $0 })
         where FileManager.default.fileExists(atPath: url.path) {
             return try FoldAssignment.read(from: url, expectedIds: ids)
         }
