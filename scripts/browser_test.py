@@ -81,20 +81,29 @@ class DevTools:
             if first & 0x80:
                 return json.loads(message)
 
-    def call(self, method, **params):
+    def call(self, method, *, navigating=False, **params):
+        """The command's result. With `navigating`, None when the page navigated away while the command ran
+        (a click on a link, a page still loading): DevTools then answers with an error instead."""
         self.next_id += 1
         self._send(json.dumps({"id": self.next_id, "method": method, "params": params}))
         while True:
             answer = self._receive()
             if answer.get("id") == self.next_id:
                 if "error" in answer:
+                    if navigating and "navigated or closed" in answer["error"].get("message", ""):
+                        return None
                     raise SystemExit(f"browser-test: {method} failed: {answer['error']}")
                 return answer["result"]
 
-    def evaluate(self, expression, *, tolerate_exception=False):
-        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+    def evaluate(self, expression, *, navigating=False):
+        """The expression's value. With `navigating` (the page may be loading or leaving), None when the
+        expression throws or the page navigated while it ran."""
+        result = self.call("Runtime.evaluate", navigating=navigating, expression=expression, awaitPromise=True,
+                           returnByValue=True)
+        if result is None:
+            return None
         if "exceptionDetails" in result:
-            if tolerate_exception:
+            if navigating:
                 return None
             raise SystemExit(f"browser-test: the page threw: {result['exceptionDetails']}")
         return result["result"].get("value")
@@ -104,13 +113,13 @@ class DevTools:
         target answers before its document has the element the expression reads)."""
         deadline = time.time() + a.timeout
         while time.time() < deadline:
-            value = self.evaluate(expression, tolerate_exception=True)
+            value = self.evaluate(expression, navigating=True)
             if value:
                 return value
             time.sleep(0.2)
         self.evaluate(expression)
         raise SystemExit(f"browser-test: timed out waiting for {what}; the page shows: "
-                         f"{self.evaluate('document.body.innerText', tolerate_exception=True)!r:.600}")
+                         f"{self.evaluate('document.body.innerText', navigating=True)!r:.600}")
 
     def screenshot(self, path):
         with open(path, "wb") as f:
@@ -167,7 +176,7 @@ try:
     print(f"browser-test: top {len(rows)} from the DOM ({'with' if takes_jpeg and a.frame else 'without'} "
           f"{len(a.frame) if takes_jpeg else 0} JPEG frames, {took}): " + ", ".join(f"{r['id']} {r['p']}" for r in rows))
     page.screenshot(os.path.join(a.out, "classify.png"))
-    page.evaluate("document.getElementById('cardLink').click(), true")
+    page.evaluate("document.getElementById('cardLink').click(), true", navigating=True)
     bars = page.wait_for("""(() => { const n = document.querySelectorAll('#level2 .f1').length;
       const s = document.querySelectorAll('#scores tr').length; return n && s ? [n, s] : null; })()""", "the model card")
     curves = page.wait_for("(i => i ? (i.complete && i.naturalWidth > 0) : 'absent')(document.querySelector('#curves img'))",
