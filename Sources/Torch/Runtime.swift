@@ -78,6 +78,14 @@ public enum Runtime {
     /// mapped, and unmapped when freed. Call it first thing in `main`.
     public static func fixMallocMmapThreshold(bytes: Int32 = 4 << 20) { ct_fix_mmap_threshold(bytes) }
 
+    /// What a program that trains or serves with libtorch does first thing in `main`, so that `vidtag` and
+    /// `vidtag-bench` run alike: the OpenMP environment (`reexecWithOpenMPEnvironment`, which may re-execute
+    /// the program), then the fixed mmap threshold (`fixMallocMmapThreshold`).
+    public static func prepareProcess() {
+        reexecWithOpenMPEnvironment()
+        fixMallocMmapThreshold()
+    }
+
     /// Intra-op threads libtorch uses (always set explicitly: its default differs between builds).
     public static var threads: Int {
         get { Int(ct_get_num_threads()) }

@@ -11,11 +11,10 @@ struct VidTag: ParsableCommand {
         version: vidtagVersion,
         subcommands: vidtagCommands)
 
-    /// libtorch's OpenMP threads wait passively (set before libgomp loads: a re-exec when the environment
-    /// lacks it), and output is line-buffered, so that progress reaches logs and pipes as it happens.
+    /// libtorch's OpenMP threads wait passively and glibc's mmap threshold is fixed (`Runtime.prepareProcess`),
+    /// and output is line-buffered, so that progress reaches logs and pipes as it happens.
     static func main() {
-        Runtime.reexecWithOpenMPEnvironment()
-        Runtime.fixMallocMmapThreshold()
+        Runtime.prepareProcess()
         setvbuf(stdout, nil, _IOLBF, 0)
         main(nil)
     }

@@ -10,10 +10,9 @@ struct VidTagBench: ParsableCommand {
         abstract: "The Swift side of vidtag's benchmarks (see bench/README.md).",
         subcommands: benchmarkCommands)
 
-    /// Measures vidtag as it ships: libtorch's OpenMP threads wait passively, as in `vidtag` itself.
+    /// Measures vidtag as it ships: the process prepared as `vidtag` prepares itself.
     static func main() {
-        Runtime.reexecWithOpenMPEnvironment()
-        Runtime.fixMallocMmapThreshold()
+        Runtime.prepareProcess()
         main(nil)
     }
 }
