@@ -148,13 +148,19 @@ def best_eval(metrics_path):
     return best
 
 
-def validation_fraction(overrides):
-    fraction = 0.1  # RunConfig's default
+def setting(overrides, name, default):
+    """The value the last `name=value` of `overrides` gives `name` (as `vidtag --set` applies them), else
+    `default`."""
+    value = default
     for item in overrides:
-        key, _, value = item.partition("=")
-        if key == "data.validation_fraction":
-            fraction = float(value)
-    return fraction
+        key, _, text = item.partition("=")
+        if key == name:
+            value = type(default)(text)
+    return value
+
+
+def validation_fraction(overrides):
+    return setting(overrides, "data.validation_fraction", 0.1)  # RunConfig's default
 
 
 def make_folds(data, fold_count, seed, path):

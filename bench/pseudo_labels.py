@@ -99,7 +99,7 @@ def main():
 
     def epochs_for_steps(student, plain):
         """The epochs at which `plain`'s config takes about as many steps as `student` took."""
-        epochs = [int(item.partition("=")[2]) for item in ex.BASE + a.extra if item.startswith("train.epochs=")][-1]
+        epochs = ex.setting(ex.BASE + a.extra, "train.epochs", 3)  # RunConfig's default
         return max(epochs, round(epochs * last_step(student) / last_step(plain)))
 
     def pseudo_label(name, models, split, threshold):
