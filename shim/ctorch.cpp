@@ -29,6 +29,7 @@
 #include <dlfcn.h>
 #include <malloc.h>
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -983,8 +984,9 @@ std::string describe_failure(const ct_process_group &pg, const char *operation,
     const std::string name = who(pg, operation);
     // Work::wait gave up, or Gloo's own timeout (the same length) fired first inside the work: Gloo says
     // "Timed out" or "Operation timed out!" depending on where it noticed.
-    if ((work && !work->isCompleted()) || message.find("Timed out") != std::string::npos ||
-        message.find("timed out") != std::string::npos)
+    std::string lowered = message;
+    std::transform(lowered.begin(), lowered.end(), lowered.begin(), [](unsigned char c) { return std::tolower(c); });
+    if ((work && !work->isCompleted()) || lowered.find("timed out") != std::string::npos)
         return name + " did not finish within " + std::to_string(pg.timeout.count()) +
                " ms (a peer rank died, hangs, or runs a different collective): " + message;
     return name + " failed: " + message;
